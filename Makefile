@@ -1,0 +1,45 @@
+# Provisio: two commands on a fresh clone with only Python 3.11+ and make.
+#   make up    - run the whole stack locally with demo data (background; returns when ready)
+#   make test  - install what is needed and run every test
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+STATE ?= .provisio
+BOOT := $(STATE)/bootstrap
+UV := $(BOOT)/bin/uv
+VENV := .venv
+PROVISIO := $(VENV)/bin/provisio
+
+.PHONY: venv up down logs status test bench lint clean
+
+$(UV):
+	$(PYTHON) -m venv $(BOOT)
+	$(BOOT)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+# The workspace (every lib and service, editable) into .venv, exactly as uv.lock says.
+venv: $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet
+
+up: venv
+	$(PROVISIO) up --state $(STATE)
+
+down:
+	@if [ -x $(PROVISIO) ]; then $(PROVISIO) down --state $(STATE); else echo "nothing to stop"; fi
+
+logs:
+	$(PROVISIO) logs --state $(STATE)
+
+status: venv
+	$(PROVISIO) status --state $(STATE)
+
+test: venv
+	$(VENV)/bin/pytest -q
+
+bench: venv
+	$(PROVISIO) bench
+
+lint: venv
+	$(VENV)/bin/ruff check libs services
+	$(VENV)/bin/mypy libs/common/src libs/calc/src
+
+clean: down
+	rm -rf $(STATE) $(VENV)

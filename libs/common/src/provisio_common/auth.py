@@ -1,0 +1,107 @@
+"""Bearer JWT auth with the roles of DESIGN.md §7, as FastAPI dependencies.
+
+HS256 with a configured secret for local runs; RS256 against a JWKS URL in production.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import jwt
+from fastapi import Depends, Request
+
+from provisio_common.problems import Problem
+from provisio_common.settings import ProvisioSettings
+
+Role = Literal["admin", "manager", "rep", "payroll", "ops"]
+ROLES: tuple[Role, ...] = ("admin", "manager", "rep", "payroll", "ops")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: `sub` is a payee id (rep, manager) or a client id."""
+
+    sub: str
+    role: Role
+
+
+def mint_token(
+    settings: ProvisioSettings, sub: str, role: Role, *, ttl_s: int = 30 * 24 * 3600
+) -> str:
+    """A local HS256 token (`provisio token`)."""
+    if settings.jwt_algorithm != "HS256":
+        raise ValueError("local tokens are HS256; production tokens come from your IdP")
+    now = int(time.time())
+    claims = {
+        "sub": sub,
+        "role": role,
+        "iat": now,
+        "exp": now + ttl_s,
+        "aud": settings.jwt_audience,
+        "iss": settings.jwt_issuer,
+    }
+    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+
+
+class TokenVerifier:
+    def __init__(self, settings: ProvisioSettings) -> None:
+        self.settings = settings
+        self._jwks = (
+            jwt.PyJWKClient(settings.jwt_jwks_url)
+            if settings.jwt_algorithm == "RS256" and settings.jwt_jwks_url
+            else None
+        )
+
+    def verify(self, token: str) -> Principal:
+        s = self.settings
+        try:
+            if self._jwks is not None:
+                key = self._jwks.get_signing_key_from_jwt(token).key
+            else:
+                key = s.jwt_secret.get_secret_value()
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[s.jwt_algorithm],
+                audience=s.jwt_audience,
+                issuer=s.jwt_issuer,
+                options={"require": ["sub", "exp"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise _unauthorized(f"invalid token: {exc}") from exc
+        role = claims.get("role")
+        if role not in ROLES:
+            raise _unauthorized("token has no known role")
+        return Principal(sub=str(claims["sub"]), role=role)
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="provisio"'})
+
+
+def current_principal(request: Request) -> Principal:
+    """The dependency: the verified caller, or 401."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise _unauthorized("missing bearer token")
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier.verify(token.strip())
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that admits only these roles (403 otherwise)."""
+    allowed: Iterable[Role] = roles
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            raise Problem(403, f"role {principal.role!r} may not do this")
+        return principal
+
+    return check

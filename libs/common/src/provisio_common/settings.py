@@ -1,0 +1,80 @@
+"""Settings: one place for every default, read from `PROVISIO_*` environment variables.
+
+Each service subclasses `ServiceSettings` to name its database and port; everything
+else (broker, Postgres server, auth, consumer tuning) is shared and defined here once.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_JWT_SECRET = "provisio-local-development-secret-change-me"
+
+
+class ProvisioSettings(BaseSettings):
+    """Settings shared by every Provisio process."""
+
+    model_config = SettingsConfigDict(env_prefix="PROVISIO_", extra="ignore")
+
+    environment: Literal["local", "test", "production"] = "local"
+    # Postgres server; each service appends its own database name.
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 54320
+    pg_user: str = "postgres"
+    pg_password: SecretStr = SecretStr("")
+    # Kafka-protocol broker.
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    # The embedded broker has no idempotent producer (DESIGN.md §8): off by default there.
+    kafka_idempotent_producer: bool = False
+    kafka_session_timeout_ms: int = 6000
+    kafka_heartbeat_interval_ms: int = 500
+    # Consumer: how many attempts before a message goes to its DLQ.
+    consumer_max_attempts: int = 3
+    consumer_retry_backoff_s: float = 0.2
+    # Outbox relay.
+    outbox_poll_interval_s: float = 0.5
+    outbox_batch_size: int = 200
+    outbox_topic_check_interval_s: float = 5.0
+    # Auth (DESIGN.md §7): HS256 with a secret locally, RS256 against JWKS in production.
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_secret: SecretStr = SecretStr(LOCAL_JWT_SECRET)
+    jwt_jwks_url: str | None = None
+    jwt_audience: str = "provisio"
+    jwt_issuer: str = "provisio"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_local_secret_in_production(self) -> ProvisioSettings:
+        if (
+            self.environment == "production"
+            and self.jwt_algorithm == "HS256"
+            and self.jwt_secret.get_secret_value() == LOCAL_JWT_SECRET
+        ):
+            raise ValueError("PROVISIO_JWT_SECRET must be set outside local runs")
+        return self
+
+    def dsn(self, database: str) -> str:
+        """SQLAlchemy asyncpg URL for one service database on the configured server."""
+        password = self.pg_password.get_secret_value()
+        auth = f"{self.pg_user}:{password}" if password else self.pg_user
+        return f"postgresql+asyncpg://{auth}@{self.pg_host}:{self.pg_port}/{database}"
+
+
+class ServiceSettings(ProvisioSettings):
+    """Settings of one service process: its database, its HTTP address, its consumer group."""
+
+    service_name: str = "provisio"
+    database: str = "provisio"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8100
+    run_background: bool = Field(
+        default=True, description="run consumers and the outbox relay inside the API process"
+    )
+
+    @property
+    def database_url(self) -> str:
+        return self.dsn(self.database)

@@ -1,0 +1,256 @@
+"""Outbox relay and inbox consumer against the real embedded Postgres and broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from provisio_common.db import create_engine, session_factory
+from provisio_common.events import Envelope
+from provisio_common.inbox import InboxConsumer
+from provisio_common.kafka import make_consumer, make_producer
+from provisio_common.outbox import OutboxRelay, add_to_outbox
+from provisio_common.settings import ProvisioSettings
+from provisio_common.tables import inbox_table, outbox_table
+from provisio_common.topics import ensure_topics
+
+metadata = sa.MetaData()
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)
+counters = sa.Table(
+    "counters", metadata, sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("total", sa.Integer, nullable=False),
+)
+TOPIC = "deals.v1"
+
+
+@pytest.fixture
+async def engine(fresh_db, base_settings: ProvisioSettings) -> AsyncIterator[AsyncEngine]:
+    name = await fresh_db("common")
+    eng = create_engine(base_settings.dsn(name))
+    async with eng.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+async def producer(base_settings: ProvisioSettings) -> AsyncIterator[AIOKafkaProducer]:
+    await ensure_topics(base_settings.kafka_bootstrap)
+    prod = make_producer(base_settings)
+    await prod.start()
+    yield prod
+    await prod.stop()
+
+
+async def read_all(settings: ProvisioSettings, topic: str, expect: int) -> list[bytes]:
+    """Everything on a topic (all partitions), read with a group-less consumer."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        if not parts:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic) or set()
+        consumer.assign([TopicPartition(topic, p) for p in parts])
+        values: list[bytes] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while loop.time() < deadline and len(values) < expect:
+            batch = await consumer.getmany(timeout_ms=200)
+            for msgs in batch.values():
+                values += [m.value for m in msgs]
+        # a little longer, to catch anything extra (duplicates)
+        batch = await consumer.getmany(timeout_ms=300)
+        for msgs in batch.values():
+            values += [m.value for m in msgs]
+        return values
+    finally:
+        await consumer.stop()
+
+
+def event(n: int, key: str = "k") -> Envelope:
+    return Envelope(type="test", source="test", subject=key, data={"n": n})
+
+
+async def write_events(engine: AsyncEngine, events: list[Envelope], key: str = "k") -> None:
+    async with engine.begin() as conn:
+        for env in events:
+            await add_to_outbox(conn, outbox, TOPIC, key, env)
+
+
+def relay(engine: AsyncEngine, producer: AIOKafkaProducer) -> OutboxRelay:
+    return OutboxRelay(service="test", engine=engine, table=outbox, producer=producer)
+
+
+async def test_crash_after_db_commit_before_publish_loses_nothing(
+    engine: AsyncEngine, producer: AIOKafkaProducer, base_settings: ProvisioSettings
+) -> None:
+    # The state commits with its outbox rows; the process "dies" before any relay ran.
+    await write_events(engine, [event(i) for i in range(3)])
+    # A relay started after the restart publishes them.
+    assert await relay(engine, producer).drain() == 3
+    values = await read_all(base_settings, TOPIC, 3)
+    assert [json.loads(v)["data"]["n"] for v in values] == [0, 1, 2]
+
+
+async def test_relay_does_not_publish_a_row_twice(
+    engine: AsyncEngine, producer: AIOKafkaProducer, base_settings: ProvisioSettings
+) -> None:
+    await write_events(engine, [event(i) for i in range(5)])
+    first, second = relay(engine, producer), relay(engine, producer)
+    counts = await asyncio.gather(first.drain(), second.drain())
+    assert sum(counts) == 5
+    assert await first.drain() == 0
+    values = await read_all(base_settings, TOPIC, 5)
+    assert sorted(json.loads(v)["data"]["n"] for v in values) == [0, 1, 2, 3, 4]
+    async with engine.connect() as conn:
+        counts_per_row = (await conn.execute(sa.select(outbox.c.publish_count))).scalars().all()
+    assert counts_per_row == [1] * 5
+
+
+async def test_publish_failure_leaves_rows_unsent_for_the_next_try(
+    engine: AsyncEngine, producer: AIOKafkaProducer, base_settings: ProvisioSettings
+) -> None:
+    await write_events(engine, [event(1)])
+    broken = relay(engine, producer)
+
+    async def failing_send(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("broker gone")
+
+    broken.producer = type("P", (), {"send": staticmethod(failing_send)})()  # type: ignore[assignment]
+    with pytest.raises(ConnectionError):
+        await broken.publish_batch()
+    assert await relay(engine, producer).drain() == 1
+
+
+async def test_rows_of_one_key_are_published_in_order_with_several_relays(
+    engine: AsyncEngine, producer: AIOKafkaProducer, base_settings: ProvisioSettings
+) -> None:
+    for batch in range(4):
+        await write_events(engine, [event(batch * 10 + i, "a") for i in range(10)], key="a")
+        await write_events(engine, [event(batch * 10 + i, "b") for i in range(10)], key="b")
+    relays = [relay(engine, producer) for _ in range(3)]
+    for r in relays:
+        r.batch_size = 7
+    await asyncio.gather(*(r.drain() for r in relays))
+    values = [json.loads(v) for v in await read_all(base_settings, TOPIC, 80)]
+    for key in ("a", "b"):
+        seen = [v["data"]["n"] for v in values if v["subject"] == key]
+        assert seen == list(range(40))
+
+
+async def apply_count(session: AsyncSession, env: Envelope) -> None:
+    if env.data.get("fail"):
+        raise RuntimeError("cannot apply this one")
+    stmt = sa.text(
+        "INSERT INTO counters (name, total) VALUES ('n', :v) "
+        "ON CONFLICT (name) DO UPDATE SET total = counters.total + :v"
+    )
+    await session.execute(stmt, {"v": env.data["n"]})
+
+
+async def total(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        value = (await conn.execute(sa.select(counters.c.total))).scalar()
+    return int(value or 0)
+
+
+def inbox_consumer(
+    engine: AsyncEngine, settings: ProvisioSettings, producer: AIOKafkaProducer
+) -> InboxConsumer:
+    return InboxConsumer(
+        service="test", name="test-group", handlers={TOPIC: apply_count},
+        sessions=session_factory(engine), inbox=inbox,
+        consumer=make_consumer(settings, "test-group", [TOPIC]), producer=producer,
+        max_attempts=2, retry_backoff_s=0.01,
+    )
+
+
+async def consume_until(consumer: InboxConsumer, expected: int) -> int:
+    seen = 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while seen < expected and loop.time() < deadline:
+        seen += await consumer.poll_once(timeout_ms=200)
+    return seen
+
+
+async def test_same_event_delivered_twice_changes_state_once(
+    engine: AsyncEngine, producer: AIOKafkaProducer, base_settings: ProvisioSettings
+) -> None:
+    env = event(5)
+    await producer.send_and_wait(TOPIC, env.to_bytes(), key=b"k")
+    await producer.send_and_wait(TOPIC, env.to_bytes(), key=b"k")
+    consumer = inbox_consumer(engine, base_settings, producer)
+    await consumer.consumer.start()
+    try:
+        assert await consume_until(consumer, 2) == 2
+    finally:
+        await consumer.consumer.stop()
+    assert await total(engine) == 5
+
+
+async def test_consumer_killed_before_offset_commit_does_not_double_count(
+    engine: AsyncEngine, producer: AIOKafkaProducer, base_settings: ProvisioSettings
+) -> None:
+    for n in (1, 2, 4):
+        await producer.send_and_wait(TOPIC, event(n).to_bytes(), key=b"k")
+    first = inbox_consumer(engine, base_settings, producer)
+
+    async def die_before_commit(offsets: dict[TopicPartition, int]) -> None:
+        return None  # the process died: the DB committed, the offsets never were
+
+    first.commit = die_before_commit  # type: ignore[method-assign]
+    await first.consumer.start()
+    assert await consume_until(first, 3) == 3
+    await first.consumer.stop()
+    assert await total(engine) == 7
+
+    second = inbox_consumer(engine, base_settings, producer)
+    await second.consumer.start()
+    try:
+        assert await consume_until(second, 3) == 3  # all three are delivered again
+    finally:
+        await second.consumer.stop()
+    assert await total(engine) == 7
+
+
+async def test_malformed_and_failing_messages_go_to_dlq_and_partition_moves_on(
+    engine: AsyncEngine, producer: AIOKafkaProducer, base_settings: ProvisioSettings
+) -> None:
+    await producer.send_and_wait(TOPIC, b"{not json", key=b"k", partition=0)
+    bad = Envelope(type="test", source="test", subject="k", data={"n": 1, "fail": True})
+    await producer.send_and_wait(TOPIC, bad.to_bytes(), key=b"k", partition=0)
+    await producer.send_and_wait(TOPIC, event(3).to_bytes(), key=b"k", partition=0)
+    consumer = inbox_consumer(engine, base_settings, producer)
+    await consumer.consumer.start()
+    try:
+        assert await consume_until(consumer, 3) == 3
+    finally:
+        await consumer.consumer.stop()
+    assert await total(engine) == 3  # the good message after the bad ones was applied
+    dlq = AIOKafkaConsumer(bootstrap_servers=base_settings.kafka_bootstrap,
+                           auto_offset_reset="earliest", enable_auto_commit=False)
+    await dlq.start()
+    try:
+        dlq.assign([TopicPartition(f"{TOPIC}.dlq", 0)])
+        batch = await dlq.getmany(timeout_ms=3000)
+        messages = [m for msgs in batch.values() for m in msgs]
+    finally:
+        await dlq.stop()
+    assert [m.value for m in messages] == [b"{not json", bad.to_bytes()]
+    errors = [dict(m.headers)["provisio-error"].decode() for m in messages]
+    assert "json" in errors[0].lower()
+    assert "cannot apply this one" in errors[1]
+    assert dict(messages[1].headers)["provisio-attempts"] == b"2"
+    async with engine.connect() as conn:
+        recorded = (await conn.execute(sa.select(sa.func.count()).select_from(inbox))).scalar()
+    assert recorded == 1  # the failed message's inbox row was rolled back with its state
