@@ -1,0 +1,69 @@
+"""The subcommands of `provisio` (argument parsing lives in main.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from provisio_cli.stack import Stack
+
+
+def up(ns: argparse.Namespace) -> int:
+    return Stack(Path(ns.state)).up()
+
+
+def down(ns: argparse.Namespace) -> int:
+    return Stack(Path(ns.state)).down()
+
+
+def status(ns: argparse.Namespace) -> int:
+    return Stack(Path(ns.state)).status()
+
+
+def logs(ns: argparse.Namespace) -> int:
+    files = sorted((Path(ns.state) / "logs").glob("*.log"))
+    if not files:
+        print("no logs yet: run `make up`", file=sys.stderr)
+        return 1
+    return subprocess.call(["tail", "-n", "50", "-F", *map(str, files)])
+
+
+def token(ns: argparse.Namespace) -> int:
+    from provisio_common.auth import mint_token
+
+    print(mint_token(Stack(Path(ns.state)).settings(), ns.sub, ns.role))
+    return 0
+
+
+def send_deal(ns: argparse.Namespace) -> int:
+    from provisio_common.ids import new_id
+    from provisio_common.webhooks import signed_headers
+
+    config = Stack(Path(ns.state)).config() if not (ns.url and ns.secret) else {}
+    url = ns.url or f"http://127.0.0.1:{config['ports']['deal-ingest']}"
+    secret = ns.secret or config["webhook_secrets"]["generic"]
+    text = sys.stdin.read() if ns.file == "-" else Path(ns.file).read_text()
+    body = json.dumps({"type": ns.type, "data": json.loads(text)}).encode()
+    headers = {"content-type": "application/json", **signed_headers(secret, ns.id or new_id(), body)}
+    response = httpx.post(f"{url}/webhooks/generic", content=body, headers=headers, timeout=10)
+    print(response.status_code, response.text)
+    return 0 if response.is_success else 1
+
+
+def bench(ns: argparse.Namespace) -> int:
+    script = Path(__file__).resolve().parents[3] / "calc" / "bench" / "bench_calc.py"
+    if not script.exists():
+        print(f"no benchmark at {script}", file=sys.stderr)
+        return 1
+    return subprocess.call([sys.executable, str(script)])
+
+
+def serve(ns: argparse.Namespace) -> int:
+    module = {"deal-ingest": "deal_ingest", "calc-engine": "calc_engine",
+              "quota-service": "quota_service", "payout-service": "payout_service"}[ns.service]
+    return subprocess.call([sys.executable, "-m", f"{module}.main"])

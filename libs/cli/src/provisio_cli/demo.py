@@ -1,0 +1,125 @@
+"""The demo CRM of `make up`: a small company (a manager, four reps, a plan, quotas)
+and ~50 signed deal webhooks over the current quarter, one of them later cancelled.
+
+Idempotent: plans, payees and quotas are PUTs, and every webhook has a fixed
+`webhook-id`, so a second `make up` re-sends nothing new and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from provisio_common.auth import mint_token
+from provisio_common.settings import ProvisioSettings
+from provisio_common.webhooks import signed_headers
+
+COMPANY = "Northwind Analytics"
+MANAGER = "mgr-ada"
+REPS = ["rep-ben", "rep-cleo", "rep-dan", "rep-eve"]
+PRODUCTS = ["widget-pro", "widget-lite", "analytics-suite"]
+
+
+def quarter_of(day: date) -> tuple[str, date]:
+    q = (day.month - 1) // 3
+    return f"{day.year}-Q{q + 1}", date(day.year, 3 * q + 1, 1)
+
+
+def plan_yaml(year: int) -> str:
+    return f"""id: ae-demo
+name: Account Executive (demo)
+currency: USD
+timezone: UTC
+period: quarter
+pay_frequency: month
+effective: {{from: {year}-01-01, to: {year}-12-31}}
+components:
+  - id: new-business
+    kind: commission
+    measure: {{metric: amount}}
+    rate: "0.10"
+clawback: {{window_days: 90}}
+"""
+
+
+def demo_deals(today: date) -> list[dict[str, Any]]:
+    """~50 deterministic deals between the quarter's first day and today."""
+    quarter, first = quarter_of(today)
+    rng = random.Random(f"provisio-demo-{quarter}")
+    span = max((today - first).days, 0)
+    deals = []
+    for n in range(1, 51):
+        close = first + timedelta(days=rng.randint(0, span))
+        amount = Decimal(rng.randrange(2_000_00, 60_000_00)) / 100
+        deals.append({
+            "external_id": f"{quarter}-D{n:03d}",
+            "status": "won",
+            "amount": str(amount),
+            "currency": "USD",
+            "close_date": close.isoformat(),
+            "owner": f"generic:{REPS[n % len(REPS)]}",
+            "type": rng.choice(["new", "new", "upsell", "renewal"]),
+            "customer": f"Customer {n}",
+            "lines": [{"product": rng.choice(PRODUCTS), "amount": str(amount)}],
+        })
+    return deals
+
+
+def run_demo(settings: ProvisioSettings, urls: dict[str, str], secret: str) -> dict[str, Any]:
+    today = datetime.now(UTC).date()
+    quarter, _ = quarter_of(today)
+    admin = {"Authorization": f"Bearer {mint_token(settings, 'admin', 'admin')}"}
+    quota = urls["quota-service"]
+    with httpx.Client(timeout=15) as client:
+        _ok(client.put(f"{quota}/plans/ae-demo", content=plan_yaml(today.year),
+                       headers={**admin, "content-type": "application/yaml"}))
+        assignment = [{"plan": "ae-demo", "valid_from": f"{today.year}-01-01"}]
+        _ok(client.put(f"{quota}/payees/{MANAGER}", headers=admin, json={
+            "name": "Ada Lovelace", "roles": ["manager"], "crm_ids": [f"generic:{MANAGER}"],
+            "assignments": assignment}))
+        for rep in REPS:
+            _ok(client.put(f"{quota}/payees/{rep}", headers=admin, json={
+                "name": rep.removeprefix("rep-").title(), "manager": MANAGER,
+                "crm_ids": [f"generic:{rep}"], "assignments": assignment}))
+            _ok(client.put(f"{quota}/quotas/{rep}/{quarter}", headers=admin,
+                           json={"amount": "250000"}))
+        deals = demo_deals(today)
+        for deal in deals:
+            changed = datetime.combine(date.fromisoformat(deal["close_date"]), datetime.min.time(), UTC)
+            _send(client, urls["deal-ingest"], secret, f"demo-{deal['external_id']}-r1",
+                  {**deal, "changed_at": changed.isoformat()})
+        cancelled = deals[-1]
+        _send(client, urls["deal-ingest"], secret, f"demo-{cancelled['external_id']}-cancel",
+              {**cancelled, "status": "cancelled", "changed_at": f"{today.isoformat()}T12:00:00+00:00"})
+        _wait_for_statement(client, urls["payout-service"], settings, REPS[1])
+    return {"rep": REPS[1], "other_rep": REPS[2], "manager": MANAGER, "deals": len(deals),
+            "company": COMPANY}
+
+
+def _send(client: httpx.Client, url: str, secret: str, msg_id: str, data: dict[str, Any]) -> None:
+    body = json.dumps({"type": "deal.snapshot", "data": data}).encode()
+    headers = {"content-type": "application/json", **signed_headers(secret, msg_id, body)}
+    _ok(client.post(f"{url}/webhooks/generic", content=body, headers=headers))
+
+
+def _ok(response: httpx.Response) -> None:
+    if not response.is_success:
+        raise SystemExit(f"demo: {response.request.method} {response.request.url} -> "
+                         f"{response.status_code} {response.text}")
+
+
+def _wait_for_statement(client: httpx.Client, payout: str, settings: ProvisioSettings, rep: str) -> None:
+    headers = {"Authorization": f"Bearer {mint_token(settings, rep, 'rep')}"}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        response = client.get(f"{payout}/statements/{rep}", headers=headers)
+        if response.status_code == 200 and response.json()["pay_periods"]:
+            return
+        time.sleep(0.5)
+    raise SystemExit("demo: statements did not appear within 60s; see `make logs`")

@@ -1,0 +1,52 @@
+"""`provisio`: the one command line of Provisio.
+
+    provisio up | down | status | logs      run the local stack (make up / make down)
+    provisio token --role rep --sub ID      mint a local bearer token
+    provisio send-deal ...                  sign and send a deal to the generic webhook door
+    provisio calc ...                       the offline plan engine (PLANS.md contract)
+    provisio bench                          the benchmarks (make bench)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "calc":
+        from provisio_calc.cli import main as calc_main
+
+        return calc_main(args[1:])
+    parser = argparse.ArgumentParser(prog="provisio", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("up", "down", "status", "logs"):
+        p = sub.add_parser(name)
+        p.add_argument("--state", default=".provisio", help="state folder (default .provisio)")
+    token = sub.add_parser("token", help="mint a local HS256 token from the stack's secret")
+    token.add_argument("--role", required=True, choices=["admin", "manager", "rep", "payroll", "ops"])
+    token.add_argument("--sub", required=True, help="payee id (rep, manager) or client id")
+    token.add_argument("--state", default=".provisio")
+    send = sub.add_parser("send-deal", help="sign and POST one deal snapshot to the generic door")
+    send.add_argument("file", help="JSON file with the deal's data object (- for stdin)")
+    send.add_argument("--url", help="deal-ingest base URL (default: from the stack)")
+    send.add_argument("--secret", help="whsec_ secret (default: from the stack)")
+    send.add_argument("--type", default="deal.snapshot", choices=["deal.snapshot", "activity"])
+    send.add_argument("--id", help="webhook-id (default: a new ULID)")
+    send.add_argument("--state", default=".provisio")
+    sub.add_parser("bench", help="run the benchmarks")
+    serve = sub.add_parser("serve", help="run one service in the foreground")
+    serve.add_argument("service", choices=["deal-ingest", "calc-engine", "quota-service", "payout-service"])
+    ns = parser.parse_args(args)
+
+    from provisio_cli import commands
+
+    handler = getattr(commands, ns.command.replace("-", "_"))
+    result: int = handler(ns)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

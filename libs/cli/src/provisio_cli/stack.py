@@ -1,0 +1,226 @@
+"""The local stack of `make up`: embedded Postgres, the Tansu broker, the four services
+and the demo CRM, all under one state folder, every process tracked by its pid."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from provisio_common.embedded import (
+    EmbeddedBroker,
+    EmbeddedPostgres,
+    pid_alive,
+    port_open,
+    stop_pid,
+)
+from provisio_common.settings import ProvisioSettings
+from provisio_common.webhooks import new_secret
+
+SERVICES = {
+    "deal-ingest": ("deal_ingest", 8101),
+    "calc-engine": ("calc_engine", 8102),
+    "quota-service": ("quota_service", 8103),
+    "payout-service": ("payout_service", 8104),
+}
+DEFAULT_PG_PORT = 54320
+DEFAULT_BROKER_PORT = 19092
+HOST = "127.0.0.1"
+
+
+class Stack:
+    def __init__(self, state: Path) -> None:
+        self.state = state.resolve()
+        self.pids = self.state / "pids"
+        self.logs = self.state / "logs"
+
+    # -- configuration kept across runs (ports, secrets) --------------------------------
+    def config(self) -> dict[str, Any]:
+        path = self.state / "config.json"
+        if path.exists():
+            return dict(json.loads(path.read_text()))
+        self.state.mkdir(parents=True, exist_ok=True)
+        env = os.environ
+        config = {
+            "ports": {
+                "postgres": int(env.get("PROVISIO_PG_PORT", DEFAULT_PG_PORT)),
+                "broker": int(env.get("PROVISIO_BROKER_PORT", DEFAULT_BROKER_PORT)),
+                **{name: int(env.get(f"PROVISIO_{name.upper().replace('-', '_')}_PORT", port))
+                   for name, (_, port) in SERVICES.items()},
+            },
+            "jwt_secret": secrets.token_urlsafe(32),
+            "webhook_secrets": {"generic": new_secret()},
+        }
+        path.write_text(json.dumps(config, indent=2))
+        path.chmod(0o600)
+        return config
+
+    def settings(self) -> ProvisioSettings:
+        config = self.config()
+        return ProvisioSettings(
+            pg_port=config["ports"]["postgres"],
+            kafka_bootstrap=f"{HOST}:{config['ports']['broker']}",
+            jwt_secret=config["jwt_secret"],
+        )
+
+    # -- pids ---------------------------------------------------------------------------
+    def _pid(self, name: str) -> int | None:
+        path = self.pids / f"{name}.pid"
+        if not path.exists():
+            return None
+        pid = int(path.read_text().strip())
+        return pid if pid_alive(pid) else None
+
+    def _record(self, name: str, pid: int) -> None:
+        self.pids.mkdir(parents=True, exist_ok=True)
+        (self.pids / f"{name}.pid").write_text(str(pid))
+
+    def _forget(self, name: str) -> None:
+        (self.pids / f"{name}.pid").unlink(missing_ok=True)
+
+    # -- up -------------------------------------------------------------------------------
+    def up(self) -> int:
+        started = time.monotonic()
+        config = self.config()
+        ports = config["ports"]
+        self.logs.mkdir(parents=True, exist_ok=True)
+        postgres = EmbeddedPostgres(root=self.state / "pg", port=ports["postgres"])
+        if self._pid("postgres") is None:
+            self._refuse_taken_port("postgres", ports["postgres"])
+            self._record("postgres", postgres.start())
+        print(f"postgres   127.0.0.1:{ports['postgres']}")
+        if self._pid("broker") is None:
+            self._refuse_taken_port("broker", ports["broker"])
+            broker = EmbeddedBroker(port=ports["broker"], log_file=self.logs / "broker.log")
+            # The broker keeps everything in memory: on a new one, the services re-create
+            # topics and re-publish their outboxes (nothing is lost).
+            self._record("broker", broker.start())
+        print(f"broker     127.0.0.1:{ports['broker']}")
+        env = self._service_env(config)
+        for name, (module, _) in SERVICES.items():
+            if self._pid(name) is not None:
+                continue
+            self._refuse_taken_port(name, ports[name])
+            with (self.logs / f"{name}.log").open("ab") as log:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", f"{module}.main"],
+                    env={**env, "PROVISIO_HTTP_PORT": str(ports[name])},
+                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            self._record(name, process.pid)
+        urls = {name: f"http://{HOST}:{ports[name]}" for name in SERVICES}
+        for name, url in urls.items():
+            self._wait_ready(name, url)
+            print(f"{name:<14} {url}  (docs: {url}/docs)")
+        from provisio_cli.demo import run_demo
+
+        demo = run_demo(self.settings(), urls, config["webhook_secrets"]["generic"])
+        stack_json = self._write_stack_json(config, urls, demo)
+        self._print_welcome(stack_json, demo, time.monotonic() - started)
+        return 0
+
+    def _refuse_taken_port(self, name: str, port: int) -> None:
+        if port_open(HOST, port):
+            raise SystemExit(
+                f"{name}: port {port} is already in use by another program; set "
+                f"PROVISIO_{name.upper().replace('-', '_')}_PORT (or delete {self.state}/config.json)"
+            )
+
+    def _service_env(self, config: dict[str, Any]) -> dict[str, str]:
+        ports = config["ports"]
+        return {
+            **os.environ,
+            "PROVISIO_ENVIRONMENT": "local",
+            "PROVISIO_PG_PORT": str(ports["postgres"]),
+            "PROVISIO_KAFKA_BOOTSTRAP": f"{HOST}:{ports['broker']}",
+            "PROVISIO_JWT_SECRET": config["jwt_secret"],
+            "PROVISIO_GENERIC_WEBHOOK_SECRETS": config["webhook_secrets"]["generic"],
+            "PROVISIO_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "PROVISIO_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+        }
+
+    def _wait_ready(self, name: str, url: str, timeout_s: float = 90) -> None:
+        deadline = time.monotonic() + timeout_s
+        last = ""
+        while time.monotonic() < deadline:
+            if self._pid(name) is None:
+                raise SystemExit(f"{name} exited; see {self.logs / (name + '.log')}")
+            try:
+                response = httpx.get(f"{url}/readyz", timeout=2)
+                if response.status_code == 200:
+                    return
+                last = response.text
+            except httpx.HTTPError as exc:
+                last = str(exc)
+            time.sleep(0.3)
+        raise SystemExit(f"{name} not ready after {timeout_s}s ({last}); see {self.logs}")
+
+    def _write_stack_json(self, config: dict[str, Any], urls: dict[str, str], demo: dict[str, Any]) -> dict[str, Any]:
+        from provisio_common.auth import mint_token
+
+        settings = self.settings()
+        tokens = {
+            "admin": mint_token(settings, "admin", "admin"),
+            "manager": mint_token(settings, demo["manager"], "manager"),
+            "rep": mint_token(settings, demo["rep"], "rep"),
+            "other_rep": mint_token(settings, demo["other_rep"], "rep"),
+            "payroll": mint_token(settings, "payroll", "payroll"),
+            "ops": mint_token(settings, "ops", "ops"),
+        }
+        ports = config["ports"]
+        stack = {
+            "services": urls,
+            "broker": f"{HOST}:{ports['broker']}",
+            "postgres": f"postgresql://postgres@{HOST}:{ports['postgres']}/postgres",
+            "tokens": tokens,
+            "demo": {"rep": demo["rep"], "other_rep": demo["other_rep"], "manager": demo["manager"]},
+            "webhook_secrets": config["webhook_secrets"],
+        }
+        path = self.state / "stack.json"
+        path.write_text(json.dumps(stack, indent=2))
+        path.chmod(0o600)
+        return stack
+
+    def _print_welcome(self, stack: dict[str, Any], demo: dict[str, Any], seconds: float) -> None:
+        payout = stack["services"]["payout-service"]
+        print(f"\nProvisio is up ({seconds:.0f}s). State: {self.state}; `make logs` follows the logs.")
+        print(f"Demo: {demo['deals']} deals for {demo['company']}; everything is in {self.state}/stack.json")
+        for role, value in stack["tokens"].items():
+            print(f"  token {role:<9} {value}")
+        print("\nA rep's statements:")
+        print(f"  curl -s -H \"Authorization: Bearer $(jq -r .tokens.rep {self.state}/stack.json)\" "
+              f"{payout}/statements/{demo['rep']}")
+        print(f"  curl -s -H 'Authorization: Bearer {stack['tokens']['rep']}' {payout}/statements/{demo['rep']}")
+
+    # -- down / status ----------------------------------------------------------------------
+    def down(self) -> int:
+        for name in [*reversed(list(SERVICES)), "broker"]:
+            pid = self._pid(name)
+            if pid is not None:
+                stop_pid(pid)
+                print(f"stopped {name} (pid {pid})")
+            self._forget(name)
+        if self._pid("postgres") is not None:
+            config = self.config()
+            EmbeddedPostgres(root=self.state / "pg", port=config["ports"]["postgres"]).stop()
+            print("stopped postgres")
+        self._forget("postgres")
+        return 0
+
+    def status(self) -> int:
+        running = 0
+        for name in ["postgres", "broker", *SERVICES]:
+            pid = self._pid(name)
+            print(f"{name:<15} {'running, pid ' + str(pid) if pid else 'stopped'}")
+            running += pid is not None
+        return 0 if running else 3
+
+

@@ -1,0 +1,4 @@
+from calc_engine.adapters.tables import metadata
+from provisio_common.migrations import run_env
+
+run_env(metadata)

@@ -1,0 +1,86 @@
+"""calc-engine tables: replicas of plans/payees/quotas, deal revisions, the ledger."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from provisio_common.tables import audit_table, inbox_table, outbox_table
+
+metadata = sa.MetaData()
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)
+audit = audit_table(metadata)
+
+plans = sa.Table(
+    "plans",
+    metadata,
+    sa.Column("plan_id", sa.Text, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("document", JSONB, nullable=False),
+)
+
+payees = sa.Table(
+    "payees",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("document", JSONB, nullable=False),
+)
+
+quotas = sa.Table(
+    "quotas",
+    metadata,
+    sa.Column("payee", sa.Text, primary_key=True),
+    sa.Column("period", sa.Text, primary_key=True),
+    sa.Column("amount", sa.Numeric, nullable=False),
+)
+
+deals = sa.Table(
+    "deals",
+    metadata,
+    sa.Column("deal", sa.Text, primary_key=True),  # source:external_id
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+)
+
+deal_revisions = sa.Table(
+    "deal_revisions",
+    metadata,
+    sa.Column("deal", sa.Text, primary_key=True),
+    sa.Column("revision", sa.Integer, primary_key=True),
+    sa.Column("document", JSONB, nullable=False),
+)
+
+# Append-only: a trigger (migration 0001) refuses UPDATE and DELETE.
+ledger = sa.Table(
+    "ledger",
+    metadata,
+    sa.Column("entry_id", sa.Text, primary_key=True),
+    sa.Column("seq", sa.BigInteger, sa.Identity(), nullable=False, unique=True),
+    sa.Column("payee", sa.Text, nullable=False),
+    sa.Column("plan", sa.Text, nullable=False),
+    sa.Column("plan_version", sa.Integer, nullable=False),
+    sa.Column("component", sa.Text, nullable=False),
+    sa.Column("period", sa.Text, nullable=False),
+    sa.Column("entry_date", sa.Date, nullable=False),
+    sa.Column("pay_period", sa.Text, nullable=False),
+    sa.Column("amount", sa.Numeric, nullable=False),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("cash", sa.Boolean, nullable=False),
+    sa.Column("deal", sa.Text, nullable=True),
+    sa.Column("cause_event", sa.Text, nullable=False),
+    sa.Column("explanation", JSONB, nullable=False),
+    sa.Column("posted_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+calc_exceptions = sa.Table(
+    "calc_exceptions",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("plan", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("payee", sa.Text, nullable=True),
+    sa.Column("deal", sa.Text, nullable=True),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)

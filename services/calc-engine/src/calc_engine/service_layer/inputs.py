@@ -1,0 +1,76 @@
+"""Load the engine's inputs from calc-engine's replicas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calc_engine.adapters.tables import deal_revisions, payees, plans, quotas
+from calc_engine.domain.people import crm_index, resolve_people
+from provisio_calc import Deal, Payee, Plan, Quota, load_plan
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    plan: Plan
+    version: int
+
+
+@dataclass(frozen=True)
+class Inputs:
+    payee_documents: dict[str, dict[str, Any]]
+    payees: list[Payee]
+    quotas: list[Quota]
+    deals: list[Deal]
+
+
+async def latest_plan(session: AsyncSession, plan_id: str) -> PlanRow | None:
+    row = (
+        await session.execute(
+            sa.select(plans.c.version, plans.c.document)
+            .where(plans.c.plan_id == plan_id)
+            .order_by(plans.c.version.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    return PlanRow(load_plan(row.document), row.version)
+
+
+async def plan_ids(session: AsyncSession) -> list[str]:
+    return list((await session.execute(sa.select(plans.c.plan_id).distinct())).scalars())
+
+
+def to_payee(document: dict[str, Any]) -> Payee:
+    return Payee(
+        id=document["id"],
+        name=document.get("name", ""),
+        manager=document.get("manager"),
+        roles=tuple(document.get("roles") or ("rep",)),
+        team=document.get("team"),
+        territories=tuple(document.get("territories") or ()),
+    )
+
+
+def to_deal(document: dict[str, Any], index: dict[str, str]) -> Deal:
+    return Deal.from_dict(resolve_people(document, index))
+
+
+async def load_inputs(session: AsyncSession) -> Inputs:
+    payee_documents = {
+        r.id: dict(r.document) for r in (await session.execute(sa.select(payees))).all()
+    }
+    index = crm_index(payee_documents.values())
+    quota_rows = (await session.execute(sa.select(quotas))).all()
+    revisions = (await session.execute(sa.select(deal_revisions.c.document))).scalars()
+    return Inputs(
+        payee_documents=payee_documents,
+        payees=[to_payee(d) for d in payee_documents.values()],
+        quotas=[Quota(payee=r.payee, period=r.period, amount=Decimal(r.amount)) for r in quota_rows],
+        deals=[to_deal(d, index) for d in revisions],
+    )

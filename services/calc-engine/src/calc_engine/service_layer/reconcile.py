@@ -1,0 +1,109 @@
+"""Reconcile the ledger of one plan with the engine: post E' - E where they differ.
+
+Runs inside the consumer's transaction (inbox + state + ledger + outbox commit together).
+A per-plan advisory lock serializes replicas, so two never post the same delta.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calc_engine.adapters.tables import calc_exceptions, ledger, outbox
+from calc_engine.domain.assignments import assigned
+from calc_engine.domain.ledger import PostingKey, deltas, desired_postings
+from calc_engine.service_layer.inputs import latest_plan, load_inputs, plan_ids
+from provisio_calc import Line, calculate
+from provisio_calc.periods import pay_period_of, period_bounds
+from provisio_common.events import LedgerEntryRecord, envelope
+from provisio_common.ids import new_id
+from provisio_common.outbox import add_to_outbox
+from provisio_common.topics import LEDGER
+
+
+async def posted_sums(session: AsyncSession, plan_id: str) -> dict[PostingKey, Decimal]:
+    rows = (
+        await session.execute(
+            sa.select(ledger.c.payee, ledger.c.component, ledger.c.period, ledger.c.entry_date,
+                      ledger.c.deal, sa.func.sum(ledger.c.amount))
+            .where(ledger.c.plan == plan_id)
+            .group_by(ledger.c.payee, ledger.c.component, ledger.c.period, ledger.c.entry_date,
+                      ledger.c.deal)
+        )
+    ).all()
+    return {PostingKey(r[0], r[1], r[2], r[3], r[4]): Decimal(r[5]) for r in rows}
+
+
+async def reconcile_plan(
+    session: AsyncSession, plan_id: str, cause_event: str, as_of: date | None = None
+) -> int:
+    """Bring one plan's ledger to what the engine computes now; return entries posted."""
+    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"plan:{plan_id}"))))
+    row = await latest_plan(session, plan_id)
+    if row is None:
+        return 0
+    plan = row.plan
+    inputs = await load_inputs(session)
+    today = as_of or datetime.now(UTC).date()
+    result = calculate(plan, inputs.deals, payees=inputs.payees, quotas=inputs.quotas, as_of=today)
+
+    def on_plan(line: Line) -> bool:
+        document = inputs.payee_documents.get(line.payee)
+        first, last = period_bounds(line.period)
+        return document is not None and assigned(document, plan_id, first, last)
+
+    lines = [line for line in result.lines if on_plan(line)]
+    by_line = {(l.payee, l.component, l.period): l for l in lines}
+    posted = 0
+    for key, delta in deltas(desired_postings(lines), await posted_sums(session, plan_id)):
+        line = by_line.get((key.payee, key.component, key.period))
+        explanation = dict(line.explanation) if line is not None else {"reason": "line no longer earns"}
+        entry = LedgerEntryRecord(
+            entry_id=new_id(),
+            payee=key.payee,
+            plan=plan_id,
+            plan_version=row.version,
+            component=key.component,
+            period=key.period,
+            entry_date=key.day,
+            pay_period=pay_period_of(key.day, plan.pay_frequency),
+            amount=delta,
+            currency=plan.currency,
+            rounding=plan.rounding,
+            cash=line.cash if line is not None else True,
+            deal=key.deal,
+            cause_event=cause_event,
+            explanation=explanation,
+            posted_at=datetime.now(UTC),
+        )
+        data = entry.to_data()
+        await session.execute(
+            ledger.insert().values(
+                entry_id=entry.entry_id, payee=entry.payee, plan=entry.plan,
+                plan_version=entry.plan_version, component=entry.component,
+                period=entry.period, entry_date=entry.entry_date, pay_period=entry.pay_period,
+                amount=entry.amount, currency=entry.currency, cash=entry.cash, deal=entry.deal,
+                cause_event=cause_event, explanation=data["explanation"],
+            )
+        )
+        await add_to_outbox(session, outbox, LEDGER.name, entry.payee,
+                            envelope("ledger.entry", "calc-engine", entry.payee, entry))
+        posted += 1
+    await session.execute(calc_exceptions.delete().where(calc_exceptions.c.plan == plan_id))
+    if result.exceptions:
+        await session.execute(
+            calc_exceptions.insert(),
+            [{"plan": plan_id, "kind": e.kind, "payee": e.payee, "deal": e.deal, "detail": e.detail}
+             for e in result.exceptions],
+        )
+    return posted
+
+
+async def reconcile_all(session: AsyncSession, cause_event: str, as_of: date | None = None) -> int:
+    total = 0
+    for plan_id in sorted(await plan_ids(session)):
+        total += await reconcile_plan(session, plan_id, cause_event, as_of)
+    return total

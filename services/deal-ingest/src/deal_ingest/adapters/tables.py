@@ -1,0 +1,62 @@
+"""deal-ingest tables: raw deliveries, deal snapshots and their revisions, activities."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from provisio_common.tables import audit_table, inbox_table, outbox_table
+
+metadata = sa.MetaData()
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)
+audit = audit_table(metadata)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("delivery_id", sa.Text, nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("headers", JSONB, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.UniqueConstraint("source", "delivery_id", name="deliveries_source_delivery_id"),
+)
+
+deal_snapshots = sa.Table(
+    "deal_snapshots",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("external_id", sa.Text, primary_key=True),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("document", JSONB, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+deal_revisions = sa.Table(
+    "deal_revisions",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("external_id", sa.Text, primary_key=True),
+    sa.Column("revision", sa.Integer, primary_key=True),
+    sa.Column("delivery", sa.BigInteger, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("document", JSONB, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+activities = sa.Table(
+    "activities",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("external_id", sa.Text, primary_key=True),
+    sa.Column("document", JSONB, nullable=False),
+    sa.Column("delivery", sa.BigInteger, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)

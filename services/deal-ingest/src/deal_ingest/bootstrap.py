@@ -1,0 +1,26 @@
+"""The composition root of deal-ingest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from deal_ingest.adapters.tables import inbox, outbox
+from deal_ingest.api import deals, webhooks
+from deal_ingest.settings import IngestSettings
+from provisio_common.service import ServiceRuntime, create_app
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "alembic"
+
+
+def build_app(settings: IngestSettings | None = None) -> FastAPI:
+    def runtime() -> ServiceRuntime:
+        return ServiceRuntime(settings=settings or IngestSettings(), outbox=outbox, inbox=inbox)
+
+    return create_app(
+        title="deal-ingest",
+        description="CRM webhooks in; raw log, deal snapshots and revisions; deals.v1 out.",
+        runtime_factory=runtime,
+        routers=[webhooks.router, deals.router],
+    )

@@ -1,0 +1,43 @@
+"""quota-service tables (its own database)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+from provisio_common.tables import audit_table, inbox_table, outbox_table
+
+metadata = sa.MetaData()
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)
+audit = audit_table(metadata)
+
+payees = sa.Table(
+    "payees",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("document", JSONB, nullable=False),
+    sa.Column("manager", sa.Text, nullable=True),
+    sa.Column("crm_ids", ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+plan_versions = sa.Table(
+    "plan_versions",
+    metadata,
+    sa.Column("plan_id", sa.Text, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("document", JSONB, nullable=False),
+    sa.Column("source_text", sa.Text, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+quotas = sa.Table(
+    "quotas",
+    metadata,
+    sa.Column("payee", sa.Text, primary_key=True),
+    sa.Column("period", sa.Text, primary_key=True),
+    sa.Column("amount", sa.Numeric, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)

@@ -1,0 +1,57 @@
+"""The four services over real HTTP, with fresh databases and this test's broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from calc_engine.bootstrap import MIGRATIONS as CALC_MIGRATIONS
+from calc_engine.bootstrap import build_app as calc_app
+from calc_engine.settings import CalcSettings
+from deal_ingest.bootstrap import MIGRATIONS as INGEST_MIGRATIONS
+from deal_ingest.bootstrap import build_app as ingest_app
+from deal_ingest.settings import IngestSettings
+from payout_service.bootstrap import MIGRATIONS as PAYOUT_MIGRATIONS
+from payout_service.bootstrap import build_app as payout_app
+from payout_service.settings import PayoutSettings
+from provisio_common.migrations import upgrade
+from provisio_common.settings import ProvisioSettings
+from provisio_common.testing.plugin import serve
+from provisio_common.webhooks import new_secret
+from quota_service.bootstrap import MIGRATIONS as QUOTA_MIGRATIONS
+from quota_service.bootstrap import build_app as quota_app
+from quota_service.settings import QuotaSettings
+
+
+@dataclass
+class Stack:
+    ingest: str
+    calc: str
+    quota: str
+    payout: str
+    settings: ProvisioSettings
+    webhook_secret: str
+
+
+@pytest.fixture
+async def stack(fresh_db, base_settings: ProvisioSettings) -> AsyncIterator[Stack]:
+    secret = new_secret()
+    shared = base_settings.model_dump()
+    specs = [
+        (IngestSettings, "ingest", INGEST_MIGRATIONS, ingest_app, {"generic_webhook_secrets": [secret]}),
+        (CalcSettings, "calc", CALC_MIGRATIONS, calc_app, {}),
+        (QuotaSettings, "quota", QUOTA_MIGRATIONS, quota_app, {}),
+        (PayoutSettings, "payout", PAYOUT_MIGRATIONS, payout_app, {}),
+    ]
+    urls: dict[str, str] = {}
+    async with contextlib.AsyncExitStack() as exits:
+        for settings_cls, label, migrations, build, extra in specs:
+            database = await fresh_db(label)
+            settings = settings_cls(**{**shared, "database": database, **extra})
+            await asyncio.to_thread(upgrade, migrations, settings.database_url)
+            urls[label] = await exits.enter_async_context(serve(build(settings)))
+        yield Stack(urls["ingest"], urls["calc"], urls["quota"], urls["payout"], base_settings, secret)
