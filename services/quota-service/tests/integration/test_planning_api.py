@@ -1,0 +1,149 @@
+"""quota-service over real HTTP and Postgres: plans, payees, quotas, and their events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from provisio_common.auth import mint_token
+from provisio_common.db import create_engine
+from provisio_common.migrations import upgrade
+from provisio_common.settings import ProvisioSettings
+from provisio_common.testing.plugin import serve
+from quota_service.bootstrap import MIGRATIONS, build_app
+from quota_service.settings import QuotaSettings
+
+PLAN = """
+id: ae
+currency: USD
+period: quarter
+effective: {from: 2027-01-01, to: 2027-12-31}
+components:
+  - id: base
+    kind: commission
+    measure: {metric: amount}
+    rate: 0.10
+"""
+
+
+@dataclass
+class Quota:
+    url: str
+    settings: QuotaSettings
+
+    def headers(self, role: str = "admin", sub: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {mint_token(self.settings, sub, role)}"}  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def quota(fresh_db, base_settings: ProvisioSettings) -> AsyncIterator[Quota]:
+    settings = QuotaSettings(**{**base_settings.model_dump(), "database": await fresh_db("quota")})
+    await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)
+    async with serve(build_app(settings)) as url:
+        yield Quota(url, settings)
+
+
+async def rows(quota: Quota, sql: str) -> int:
+    engine = create_engine(quota.settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(sa.text(sql))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def topic(settings: ProvisioSettings, name: str, expect: int) -> list[dict[str, object]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        consumer.assign([TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()])
+        out: list[dict[str, object]] = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(out) < expect:
+            for msgs in (await consumer.getmany(timeout_ms=200)).values():
+                out += [json.loads(m.value) for m in msgs]
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def test_put_plan_versions_and_publishes_each_version(quota: Quota) -> None:
+    async with httpx.AsyncClient() as client:
+        put = lambda text: client.put(f"{quota.url}/plans/ae", content=text,  # noqa: E731
+                                      headers={**quota.headers(), "content-type": "application/yaml"})
+        first = await put(PLAN)
+        assert first.status_code == 201 and first.json()["version"] == 1
+        same = await put(PLAN)
+        assert same.status_code == 200 and same.json()["version"] == 1
+        second = await put(PLAN.replace("rate: 0.10", "rate: 0.12"))
+        assert second.status_code == 201 and second.json()["version"] == 2
+        assert second.json()["document"]["components"][0]["rate"] == "0.12"
+        old = await client.get(f"{quota.url}/plans/ae?version=1", headers=quota.headers("ops", "o"))
+        assert old.json()["document"]["components"][0]["rate"] == "0.10"
+    events = await topic(quota.settings, "plans.v1", 2)
+    assert [e["data"]["version"] for e in events] == [1, 2]  # type: ignore[index]
+    assert await rows(quota, "SELECT count(*) FROM audit_log WHERE action = 'plan.put'") == 2
+
+
+async def test_bad_plan_is_refused_with_every_problem_and_nothing_stored(quota: Quota) -> None:
+    bad = PLAN.replace("currency: USD\n", "").replace("rate: 0.10", "rate: ten")
+    async with httpx.AsyncClient() as client:
+        r = await client.put(f"{quota.url}/plans/ae", content=bad,
+                             headers={**quota.headers(), "content-type": "application/yaml"})
+        assert r.status_code == 422
+        fields = {e["field"] for e in r.json()["errors"]}
+        assert {"currency", "components[0].rate"} <= fields
+        wrong_id = await client.put(f"{quota.url}/plans/other", content=PLAN,
+                                    headers={**quota.headers(), "content-type": "application/yaml"})
+        assert wrong_id.status_code == 422 and wrong_id.json()["errors"][0]["field"] == "id"
+        rep = await client.put(f"{quota.url}/plans/ae", content=PLAN, headers=quota.headers("rep", "r"))
+        assert rep.status_code == 403
+    assert await rows(quota, "SELECT count(*) FROM plan_versions") == 0
+    assert await rows(quota, "SELECT count(*) FROM outbox") == 0
+
+
+async def test_payees_hierarchy_refuses_unknown_managers_loops_and_shared_crm_ids(quota: Quota) -> None:
+    async with httpx.AsyncClient() as client:
+        put = lambda pid, body: client.put(f"{quota.url}/payees/{pid}", json=body,  # noqa: E731
+                                           headers=quota.headers())
+        assert (await put("boss", {"name": "Boss", "roles": ["manager"]})).status_code == 201
+        assert (await put("ann", {"name": "Ann", "manager": "boss",
+                                  "crm_ids": ["hubspot:1"]})).status_code == 201
+        unknown = await put("bob", {"name": "Bob", "manager": "nobody"})
+        assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "manager"
+        loop = await put("boss", {"name": "Boss", "roles": ["manager"], "manager": "ann"})
+        assert loop.status_code == 422
+        taken = await put("bob", {"name": "Bob", "crm_ids": ["hubspot:1"]})
+        assert taken.status_code == 409 and taken.json()["errors"][0]["field"] == "crm_ids"
+        bad_ref = await put("bob", {"name": "Bob", "crm_ids": ["123"]})
+        assert bad_ref.status_code == 422 and bad_ref.json()["errors"][0]["field"] == "crm_ids"
+    events = await topic(quota.settings, "payees.v1", 2)
+    assert [e["data"]["id"] for e in events] == ["boss", "ann"]  # type: ignore[index]
+
+
+async def test_quota_needs_a_known_payee_a_period_and_a_decimal_string(quota: Quota) -> None:
+    async with httpx.AsyncClient() as client:
+        await client.put(f"{quota.url}/payees/ann", json={"name": "Ann"}, headers=quota.headers())
+        ok = await client.put(f"{quota.url}/quotas/ann/2027-Q1", json={"amount": "150000"},
+                              headers=quota.headers())
+        assert ok.status_code == 201 and ok.json()["amount"] == "150000"
+        floaty = await client.put(f"{quota.url}/quotas/ann/2027-Q1", json={"amount": 150000.5},
+                                  headers=quota.headers())
+        assert floaty.status_code == 422 and floaty.json()["errors"][0]["field"] == "amount"
+        period = await client.put(f"{quota.url}/quotas/ann/2027-Q5", json={"amount": "1"},
+                                  headers=quota.headers())
+        assert period.status_code == 422 and period.json()["errors"][0]["field"] == "period"
+        nobody = await client.put(f"{quota.url}/quotas/zed/2027", json={"amount": "1"},
+                                  headers=quota.headers())
+        assert nobody.status_code == 422 and nobody.json()["errors"][0]["field"] == "payee"
+    assert await rows(quota, "SELECT count(*) FROM quotas") == 1
