@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-
 from calc_engine.bootstrap import MIGRATIONS as CALC_MIGRATIONS
 from calc_engine.bootstrap import build_app as calc_app
 from calc_engine.settings import CalcSettings

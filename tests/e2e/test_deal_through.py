@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
-
 from provisio_common.auth import mint_token
 from provisio_common.testing.plugin import eventually
 from provisio_common.webhooks import signed_headers
@@ -40,13 +39,20 @@ def auth(stack: Stack, role: str, sub: str) -> dict[str, str]:
 
 def deal(status: str, amount: str = "1250.00") -> dict[str, object]:
     return {
-        "external_id": "D-1", "status": status, "amount": amount, "currency": "USD",
-        "close_date": TODAY.isoformat(), "changed_at": datetime.now(UTC).isoformat(),
-        "owner": "generic:u-ann", "type": "new",
+        "external_id": "D-1",
+        "status": status,
+        "amount": amount,
+        "currency": "USD",
+        "close_date": TODAY.isoformat(),
+        "changed_at": datetime.now(UTC).isoformat(),
+        "owner": "generic:u-ann",
+        "type": "new",
     }
 
 
-async def send(client: httpx.AsyncClient, stack: Stack, msg_id: str, body: dict[str, object]) -> httpx.Response:
+async def send(
+    client: httpx.AsyncClient, stack: Stack, msg_id: str, body: dict[str, object]
+) -> httpx.Response:
     raw = json.dumps(body).encode()
     headers = {"content-type": "application/json", **signed_headers(stack.webhook_secret, msg_id, raw)}
     return await client.post(f"{stack.ingest}/webhooks/generic", content=raw, headers=headers)
@@ -54,13 +60,17 @@ async def send(client: httpx.AsyncClient, stack: Stack, msg_id: str, body: dict[
 
 async def setup_company(client: httpx.AsyncClient, stack: Stack) -> None:
     admin = auth(stack, "admin", "admin-1")
-    r = await client.put(f"{stack.quota}/plans/flat", content=PLAN_YAML,
-                         headers={**admin, "content-type": "application/yaml"})
+    r = await client.put(
+        f"{stack.quota}/plans/flat", content=PLAN_YAML, headers={**admin, "content-type": "application/yaml"}
+    )
     assert r.status_code == 201, r.text
     assignment = [{"plan": "flat"}]
     for payee_id, body in [
         ("mgr", {"name": "Mona Manager", "roles": ["manager"], "assignments": assignment}),
-        ("ann", {"name": "Ann Rep", "manager": "mgr", "crm_ids": ["generic:u-ann"], "assignments": assignment}),
+        (
+            "ann",
+            {"name": "Ann Rep", "manager": "mgr", "crm_ids": ["generic:u-ann"], "assignments": assignment},
+        ),
         ("bob", {"name": "Bob Rep", "manager": "mgr", "assignments": assignment}),
     ]:
         r = await client.put(f"{stack.quota}/payees/{payee_id}", json=body, headers=admin)
@@ -94,8 +104,9 @@ async def test_won_deal_reaches_the_reps_statement_and_cancellation_reverses_it(
         r = await send(client, stack, "msg-2", {"type": "deal.snapshot", "data": deal("cancelled")})
         assert r.status_code == 202 and r.json()["revision"] == 2
         await eventually(lambda: statement_shows("0.00"))
-        ledger = (await client.get(f"{stack.calc}/ledger?payee=ann",
-                                   headers=auth(stack, "admin", "admin-1"))).json()
+        ledger = (
+            await client.get(f"{stack.calc}/ledger?payee=ann", headers=auth(stack, "admin", "admin-1"))
+        ).json()
         assert [Decimal(e["amount"]) for e in ledger] == [Decimal("125"), Decimal("-125")]
         recompute = await client.post(f"{stack.calc}/recompute", headers=auth(stack, "admin", "admin-1"))
         assert recompute.json() == {"posted": 0}
@@ -111,10 +122,12 @@ async def test_statements_need_a_token_and_a_rep_sees_only_their_own(stack: Stac
         assert r.status_code == 403
         r = await client.get(f"{stack.payout}/statements/ann", headers=auth(stack, "rep", "ann"))
         assert r.status_code == 200
+
         # a manager sees the subtree once payees.v1 reached payout-service
         async def manager_sees_ann() -> bool:
             r = await client.get(f"{stack.payout}/statements/ann", headers=auth(stack, "manager", "mgr"))
             return r.status_code == 200
+
         await eventually(manager_sees_ann)
         r = await client.get(f"{stack.payout}/statements/mgr", headers=auth(stack, "manager", "ann"))
         assert r.status_code == 403

@@ -64,6 +64,10 @@ def bench(ns: argparse.Namespace) -> int:
 
 
 def serve(ns: argparse.Namespace) -> int:
-    module = {"deal-ingest": "deal_ingest", "calc-engine": "calc_engine",
-              "quota-service": "quota_service", "payout-service": "payout_service"}[ns.service]
+    module = {
+        "deal-ingest": "deal_ingest",
+        "calc-engine": "calc_engine",
+        "quota-service": "quota_service",
+        "payout-service": "payout_service",
+    }[ns.service]
     return subprocess.call([sys.executable, "-m", f"{module}.main"])

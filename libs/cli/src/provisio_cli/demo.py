@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-
 from provisio_common.auth import mint_token
 from provisio_common.settings import ProvisioSettings
 from provisio_common.webhooks import signed_headers
@@ -57,17 +56,19 @@ def demo_deals(today: date) -> list[dict[str, Any]]:
     for n in range(1, 51):
         close = first + timedelta(days=rng.randint(0, span))
         amount = Decimal(rng.randrange(2_000_00, 60_000_00)) / 100
-        deals.append({
-            "external_id": f"{quarter}-D{n:03d}",
-            "status": "won",
-            "amount": str(amount),
-            "currency": "USD",
-            "close_date": close.isoformat(),
-            "owner": f"generic:{REPS[n % len(REPS)]}",
-            "type": rng.choice(["new", "new", "upsell", "renewal"]),
-            "customer": f"Customer {n}",
-            "lines": [{"product": rng.choice(PRODUCTS), "amount": str(amount)}],
-        })
+        deals.append(
+            {
+                "external_id": f"{quarter}-D{n:03d}",
+                "status": "won",
+                "amount": str(amount),
+                "currency": "USD",
+                "close_date": close.isoformat(),
+                "owner": f"generic:{REPS[n % len(REPS)]}",
+                "type": rng.choice(["new", "new", "upsell", "renewal"]),
+                "customer": f"Customer {n}",
+                "lines": [{"product": rng.choice(PRODUCTS), "amount": str(amount)}],
+            }
+        )
     return deals
 
 
@@ -77,29 +78,60 @@ def run_demo(settings: ProvisioSettings, urls: dict[str, str], secret: str) -> d
     admin = {"Authorization": f"Bearer {mint_token(settings, 'admin', 'admin')}"}
     quota = urls["quota-service"]
     with httpx.Client(timeout=15) as client:
-        _ok(client.put(f"{quota}/plans/ae-demo", content=plan_yaml(today.year),
-                       headers={**admin, "content-type": "application/yaml"}))
+        _ok(
+            client.put(
+                f"{quota}/plans/ae-demo",
+                content=plan_yaml(today.year),
+                headers={**admin, "content-type": "application/yaml"},
+            )
+        )
         assignment = [{"plan": "ae-demo", "valid_from": f"{today.year}-01-01"}]
-        _ok(client.put(f"{quota}/payees/{MANAGER}", headers=admin, json={
-            "name": "Ada Lovelace", "roles": ["manager"], "crm_ids": [f"generic:{MANAGER}"],
-            "assignments": assignment}))
+        _ok(
+            client.put(
+                f"{quota}/payees/{MANAGER}",
+                headers=admin,
+                json={
+                    "name": "Ada Lovelace",
+                    "roles": ["manager"],
+                    "crm_ids": [f"generic:{MANAGER}"],
+                    "assignments": assignment,
+                },
+            )
+        )
         for rep in REPS:
-            _ok(client.put(f"{quota}/payees/{rep}", headers=admin, json={
-                "name": rep.removeprefix("rep-").title(), "manager": MANAGER,
-                "crm_ids": [f"generic:{rep}"], "assignments": assignment}))
-            _ok(client.put(f"{quota}/quotas/{rep}/{quarter}", headers=admin,
-                           json={"amount": "250000"}))
+            _ok(
+                client.put(
+                    f"{quota}/payees/{rep}",
+                    headers=admin,
+                    json={
+                        "name": rep.removeprefix("rep-").title(),
+                        "manager": MANAGER,
+                        "crm_ids": [f"generic:{rep}"],
+                        "assignments": assignment,
+                    },
+                )
+            )
+            _ok(client.put(f"{quota}/quotas/{rep}/{quarter}", headers=admin, json={"amount": "250000"}))
         deals = demo_deals(today)
         for deal in deals:
             changed = datetime.combine(date.fromisoformat(deal["close_date"]), datetime.min.time(), UTC)
-            _send(client, urls["deal-ingest"], secret, f"demo-{deal['external_id']}-r1",
-                  {**deal, "changed_at": changed.isoformat()})
+            _send(
+                client,
+                urls["deal-ingest"],
+                secret,
+                f"demo-{deal['external_id']}-r1",
+                {**deal, "changed_at": changed.isoformat()},
+            )
         cancelled = deals[-1]
-        _send(client, urls["deal-ingest"], secret, f"demo-{cancelled['external_id']}-cancel",
-              {**cancelled, "status": "cancelled", "changed_at": f"{today.isoformat()}T12:00:00+00:00"})
+        _send(
+            client,
+            urls["deal-ingest"],
+            secret,
+            f"demo-{cancelled['external_id']}-cancel",
+            {**cancelled, "status": "cancelled", "changed_at": f"{today.isoformat()}T12:00:00+00:00"},
+        )
         _wait_for_statement(client, urls["payout-service"], settings, REPS[1])
-    return {"rep": REPS[1], "other_rep": REPS[2], "manager": MANAGER, "deals": len(deals),
-            "company": COMPANY}
+    return {"rep": REPS[1], "other_rep": REPS[2], "manager": MANAGER, "deals": len(deals), "company": COMPANY}
 
 
 def _send(client: httpx.Client, url: str, secret: str, msg_id: str, data: dict[str, Any]) -> None:
@@ -110,8 +142,10 @@ def _send(client: httpx.Client, url: str, secret: str, msg_id: str, data: dict[s
 
 def _ok(response: httpx.Response) -> None:
     if not response.is_success:
-        raise SystemExit(f"demo: {response.request.method} {response.request.url} -> "
-                         f"{response.status_code} {response.text}")
+        raise SystemExit(
+            f"demo: {response.request.method} {response.request.url} -> "
+            f"{response.status_code} {response.text}"
+        )
 
 
 def _wait_for_statement(client: httpx.Client, payout: str, settings: ProvisioSettings, rep: str) -> None:

@@ -1,10 +1,10 @@
 """`provisio`: the one command line of Provisio.
 
-    provisio up | down | status | logs      run the local stack (make up / make down)
-    provisio token --role rep --sub ID      mint a local bearer token
-    provisio send-deal ...                  sign and send a deal to the generic webhook door
-    provisio calc ...                       the offline plan engine (PLANS.md contract)
-    provisio bench                          the benchmarks (make bench)
+provisio up | down | status | logs      run the local stack (make up / make down)
+provisio token --role rep --sub ID      mint a local bearer token
+provisio send-deal ...                  sign and send a deal to the generic webhook door
+provisio calc ...                       the offline plan engine (PLANS.md contract)
+provisio bench                          the benchmarks (make bench)
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ def main(argv: list[str] | None = None) -> int:
         from provisio_calc.cli import main as calc_main
 
         return calc_main(args[1:])
-    parser = argparse.ArgumentParser(prog="provisio", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="provisio", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("up", "down", "status", "logs"):
         p = sub.add_parser(name)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from provisio_common.embedded import (
     EmbeddedBroker,
     EmbeddedPostgres,
@@ -52,8 +51,10 @@ class Stack:
             "ports": {
                 "postgres": int(env.get("PROVISIO_PG_PORT", DEFAULT_PG_PORT)),
                 "broker": int(env.get("PROVISIO_BROKER_PORT", DEFAULT_BROKER_PORT)),
-                **{name: int(env.get(f"PROVISIO_{name.upper().replace('-', '_')}_PORT", port))
-                   for name, (_, port) in SERVICES.items()},
+                **{
+                    name: int(env.get(f"PROVISIO_{name.upper().replace('-', '_')}_PORT", port))
+                    for name, (_, port) in SERVICES.items()
+                },
             },
             "jwt_secret": secrets.token_urlsafe(32),
             "webhook_secrets": {"generic": new_secret()},
@@ -112,7 +113,9 @@ class Stack:
                 process = subprocess.Popen(
                     [sys.executable, "-m", f"{module}.main"],
                     env={**env, "PROVISIO_HTTP_PORT": str(ports[name])},
-                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
                     start_new_session=True,
                 )
             self._record(name, process.pid)
@@ -163,7 +166,9 @@ class Stack:
             time.sleep(0.3)
         raise SystemExit(f"{name} not ready after {timeout_s}s ({last}); see {self.logs}")
 
-    def _write_stack_json(self, config: dict[str, Any], urls: dict[str, str], demo: dict[str, Any]) -> dict[str, Any]:
+    def _write_stack_json(
+        self, config: dict[str, Any], urls: dict[str, str], demo: dict[str, Any]
+    ) -> dict[str, Any]:
         from provisio_common.auth import mint_token
 
         settings = self.settings()
@@ -196,9 +201,8 @@ class Stack:
         for role, value in stack["tokens"].items():
             print(f"  token {role:<9} {value}")
         print("\nA rep's statements:")
-        print(f"  curl -s -H \"Authorization: Bearer $(jq -r .tokens.rep {self.state}/stack.json)\" "
-              f"{payout}/statements/{demo['rep']}")
-        print(f"  curl -s -H 'Authorization: Bearer {stack['tokens']['rep']}' {payout}/statements/{demo['rep']}")
+        rep_token = stack["tokens"]["rep"]
+        print(f"  curl -s -H 'Authorization: Bearer {rep_token}' {payout}/statements/{demo['rep']}")
 
     # -- down / status ----------------------------------------------------------------------
     def down(self) -> int:
@@ -222,5 +226,3 @@ class Stack:
             print(f"{name:<15} {'running, pid ' + str(pid) if pid else 'stopped'}")
             running += pid is not None
         return 0 if running else 3
-
-

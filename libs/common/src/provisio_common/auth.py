@@ -28,9 +28,7 @@ class Principal:
     role: Role
 
 
-def mint_token(
-    settings: ProvisioSettings, sub: str, role: Role, *, ttl_s: int = 30 * 24 * 3600
-) -> str:
+def mint_token(settings: ProvisioSettings, sub: str, role: Role, *, ttl_s: int = 30 * 24 * 3600) -> str:
     """A local HS256 token (`provisio token`)."""
     if settings.jwt_algorithm != "HS256":
         raise ValueError("local tokens are HS256; production tokens come from your IdP")

@@ -134,8 +134,17 @@ class EmbeddedPostgres:
         if (self.data_dir / "PG_VERSION").exists():
             return
         self._run(
-            [str(_pg_bin("initdb")), "-D", str(self.data_dir), "--auth=trust",
-             "-U", "postgres", "-E", "UTF8", "--no-instructions"]
+            [
+                str(_pg_bin("initdb")),
+                "-D",
+                str(self.data_dir),
+                "--auth=trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-instructions",
+            ]
         )
 
     def start(self) -> int:
@@ -149,8 +158,19 @@ class EmbeddedPostgres:
         options += " -c max_connections=300"
         try:
             self._run(
-                [str(_pg_bin("pg_ctl")), "-D", str(self.data_dir), "-l", str(self.log_file),
-                 "-w", "-t", "60", "-o", options, "start"]
+                [
+                    str(_pg_bin("pg_ctl")),
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    options,
+                    "start",
+                ]
             )
         except subprocess.CalledProcessError as exc:
             log_text = self.log_file.read_text() if self.log_file.exists() else ""
@@ -204,8 +224,16 @@ class EmbeddedBroker:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(tansu_binary()), "broker", "--listener-url", url,
-                 "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+                [
+                    str(tansu_binary()),
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    url,
+                    "--storage-engine",
+                    "memory://tansu/",
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -93,9 +93,7 @@ class InboxConsumer:
             except Exception as exc:
                 last_error = exc
                 metrics.CONSUMED.labels(self.service, self.name, msg.topic, "retried").inc()
-                log.warning(
-                    "handler failed (attempt %d of %d): %s", attempt, self.max_attempts, exc
-                )
+                log.warning("handler failed (attempt %d of %d): %s", attempt, self.max_attempts, exc)
                 if attempt < self.max_attempts:
                     await asyncio.sleep(self.retry_backoff_s * attempt)
         assert last_error is not None
@@ -130,7 +128,8 @@ class InboxConsumer:
         event_id: str | None = None,
     ) -> None:
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-        headers = list(msg.headers or ()) + [
+        headers = [
+            *(msg.headers or ()),
             ("provisio-error", detail[:4000].encode()),
             ("provisio-error-type", type(error).__name__.encode()),
             ("provisio-source-topic", msg.topic.encode()),
@@ -140,15 +139,16 @@ class InboxConsumer:
             ("provisio-attempts", str(attempts).encode()),
         ]
         await self.producer.send_and_wait(
-            dlq_name(msg.topic), msg.value if msg.value is not None else b"", key=msg.key,
+            dlq_name(msg.topic),
+            msg.value if msg.value is not None else b"",
+            key=msg.key,
             headers=headers,
         )
         metrics.DLQ_MESSAGES.labels(self.service, self.name, msg.topic).inc()
         metrics.CONSUMED.labels(self.service, self.name, msg.topic, "dead_lettered").inc()
         log.error(
             "message dead-lettered",
-            extra={"topic": msg.topic, "offset": msg.offset, "error": detail,
-                   "event_id": event_id},
+            extra={"topic": msg.topic, "offset": msg.offset, "error": detail, "event_id": event_id},
         )
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
@@ -179,9 +179,9 @@ class InboxConsumer:
             if highwater is None:
                 continue
             position = await self.consumer.position(tp)
-            metrics.CONSUMER_LAG.labels(
-                self.service, self.name, tp.topic, str(tp.partition)
-            ).set(max(highwater - position, 0))
+            metrics.CONSUMER_LAG.labels(self.service, self.name, tp.topic, str(tp.partition)).set(
+                max(highwater - position, 0)
+            )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set."""

@@ -10,12 +10,8 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "request_id", default=None
-)
-event_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "event_id", default=None
-)
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+event_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("event_id", default=None)
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 

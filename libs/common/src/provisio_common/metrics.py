@@ -33,17 +33,13 @@ DLQ_MESSAGES = Counter(
     "Messages sent to a dead-letter topic",
     ["service", "consumer", "topic"],
 )
-OUTBOX_BACKLOG = Gauge(
-    "provisio_outbox_backlog_rows", "Outbox rows not yet published", ["service"]
-)
+OUTBOX_BACKLOG = Gauge("provisio_outbox_backlog_rows", "Outbox rows not yet published", ["service"])
 OUTBOX_OLDEST_AGE = Gauge(
     "provisio_outbox_oldest_unsent_age_seconds",
     "Age of the oldest unpublished outbox row (0 when none)",
     ["service"],
 )
-OUTBOX_PUBLISHED = Counter(
-    "provisio_outbox_published_total", "Outbox rows published", ["service", "topic"]
-)
+OUTBOX_PUBLISHED = Counter("provisio_outbox_published_total", "Outbox rows published", ["service", "topic"])
 OUTBOX_REPLAYS = Counter(
     "provisio_outbox_replays_total",
     "Times the outbox was re-published because the broker had lost its topics",

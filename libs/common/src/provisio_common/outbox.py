@@ -100,9 +100,7 @@ class OutboxRelay:
                 ).scalars()
             )
             publish = [r for r in rows if r.key not in blocked]
-            futures = [
-                await self.producer.send(r.topic, r.payload, key=r.key.encode()) for r in publish
-            ]
+            futures = [await self.producer.send(r.topic, r.payload, key=r.key.encode()) for r in publish]
             for fut in futures:
                 await fut
             if publish:
@@ -137,9 +135,7 @@ class OutboxRelay:
         async with self.engine.connect() as conn:
             count, oldest = (
                 await conn.execute(
-                    sa.select(sa.func.count(), sa.func.min(t.c.created_at)).where(
-                        t.c.sent_at.is_(None)
-                    )
+                    sa.select(sa.func.count(), sa.func.min(t.c.created_at)).where(t.c.sent_at.is_(None))
                 )
             ).one()
         metrics.OUTBOX_BACKLOG.labels(self.service).set(count)
@@ -152,9 +148,7 @@ class OutboxRelay:
         cutoff = datetime.now(UTC) - self.retention
         async with self.engine.begin() as conn:
             await conn.execute(
-                self.table.delete().where(
-                    self.table.c.sent_at.is_not(None), self.table.c.sent_at < cutoff
-                )
+                self.table.delete().where(self.table.c.sent_at.is_not(None), self.table.c.sent_at < cutoff)
             )
 
     async def _listen(self) -> None:

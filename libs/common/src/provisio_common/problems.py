@@ -51,7 +51,9 @@ def field_path(loc: Sequence[Any], *, drop_root: bool = True) -> str:
     return out or "body"
 
 
-def validation_errors(exc: ValidationError | RequestValidationError, prefix: str = "") -> list[dict[str, str]]:
+def validation_errors(
+    exc: ValidationError | RequestValidationError, prefix: str = ""
+) -> list[dict[str, str]]:
     """One `{field, message}` per pydantic error, fields as dotted paths."""
     errors = []
     for err in exc.errors():
@@ -88,9 +90,7 @@ def problem_response(problem: Problem, instance: str | None = None) -> JSONRespo
         body["instance"] = instance
     if problem.errors:
         body["errors"] = problem.errors
-    return JSONResponse(
-        body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers
-    )
+    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -107,7 +107,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         return problem_response(
-            Problem(exc.status_code, str(exc.detail), headers=exc.headers), request.url.path
+            Problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {})), request.url.path
         )
 
     app.add_exception_handler(Problem, on_problem)

@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from provisio_common import metrics
 from provisio_common.auth import TokenVerifier
 from provisio_common.db import create_engine, session_factory
-from provisio_common.inbox import Handler, InboxConsumer
 from provisio_common.ids import new_id
+from provisio_common.inbox import Handler, InboxConsumer
 from provisio_common.kafka import make_consumer, make_producer
 from provisio_common.logging import request_id_var
 from provisio_common.outbox import OutboxRelay
@@ -180,7 +180,9 @@ def create_app(
     service_label = title
 
     @app.middleware("http")
-    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         rid = request.headers.get("x-request-id") or new_id()
         token = request_id_var.set(rid)
         started = time.perf_counter()

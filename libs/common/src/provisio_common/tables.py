@@ -20,9 +20,7 @@ def _outbox_columns() -> list[Any]:
         sa.Column("topic", sa.Text, nullable=False),
         sa.Column("key", sa.Text, nullable=False),
         sa.Column("payload", sa.LargeBinary, nullable=False),
-        sa.Column(
-            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("publish_count", sa.Integer, nullable=False, server_default="0"),
     ]
@@ -35,9 +33,7 @@ def _inbox_columns() -> list[Any]:
         sa.Column("topic", sa.Text, nullable=False),
         sa.Column("partition", sa.Integer, nullable=False),
         sa.Column("offset", sa.BigInteger, nullable=False),
-        sa.Column(
-            "applied_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-        ),
+        sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     ]
 
 
@@ -77,8 +73,6 @@ def create_shared_tables(op: Any) -> None:
     """Alembic helper: create outbox, inbox and audit_log in a service's first migration."""
     op.create_table("outbox", *_outbox_columns())
     op.create_index("outbox_unsent", "outbox", ["id"], postgresql_where=sa.text("sent_at IS NULL"))
-    op.create_index(
-        "outbox_key_unsent", "outbox", ["key", "id"], postgresql_where=sa.text("sent_at IS NULL")
-    )
+    op.create_index("outbox_key_unsent", "outbox", ["key", "id"], postgresql_where=sa.text("sent_at IS NULL"))
     op.create_table("inbox", *_inbox_columns())
     op.create_table("audit_log", *_audit_columns())

@@ -64,7 +64,9 @@ def verify(
     ts_text = headers.get("webhook-timestamp")
     signature_header = headers.get("webhook-signature")
     if not msg_id or not ts_text or not signature_header:
-        raise WebhookRefused("missing_headers", "webhook-id, webhook-timestamp and webhook-signature are required")
+        raise WebhookRefused(
+            "missing_headers", "webhook-id, webhook-timestamp and webhook-signature are required"
+        )
     try:
         timestamp = int(ts_text)
     except ValueError as exc:
@@ -72,11 +74,7 @@ def verify(
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance_s:
         raise WebhookRefused("stale_timestamp", "webhook-timestamp is outside the 5-minute window")
-    offered = [
-        part.partition(",")[2]
-        for part in signature_header.split()
-        if part.startswith("v1,")
-    ]
+    offered = [part.partition(",")[2] for part in signature_header.split() if part.startswith("v1,")]
     for secret in secrets_:
         expected = sign(secret, msg_id, timestamp, body).partition(",")[2]
         if any(hmac.compare_digest(expected, candidate) for candidate in offered):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
-
 from provisio_common.embedded import EmbeddedBroker
 from provisio_common.events import Envelope
 from provisio_common.outbox import add_to_outbox
@@ -25,9 +24,14 @@ inbox = inbox_table(metadata)
 async def test_restarted_broker_gets_topics_and_every_outbox_row_again(
     fresh_db, base_settings: ProvisioSettings, broker: EmbeddedBroker
 ) -> None:
-    settings = ServiceSettings(**{**base_settings.model_dump(), "database": await fresh_db("restart"),
-                                  "service_name": "restart-test",
-                                  "outbox_topic_check_interval_s": 0.2})
+    settings = ServiceSettings(
+        **{
+            **base_settings.model_dump(),
+            "database": await fresh_db("restart"),
+            "service_name": "restart-test",
+            "outbox_topic_check_interval_s": 0.2,
+        }
+    )
     runtime = ServiceRuntime(settings=settings, outbox=outbox, inbox=inbox)
     async with runtime.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)

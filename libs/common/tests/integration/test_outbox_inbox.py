@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-
 from provisio_common.db import create_engine, session_factory
 from provisio_common.events import Envelope
 from provisio_common.inbox import InboxConsumer
@@ -19,12 +17,15 @@ from provisio_common.outbox import OutboxRelay, add_to_outbox
 from provisio_common.settings import ProvisioSettings
 from provisio_common.tables import inbox_table, outbox_table
 from provisio_common.topics import ensure_topics
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 metadata = sa.MetaData()
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 counters = sa.Table(
-    "counters", metadata, sa.Column("name", sa.Text, primary_key=True),
+    "counters",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
     sa.Column("total", sa.Integer, nullable=False),
 )
 TOPIC = "deals.v1"
@@ -51,8 +52,9 @@ async def producer(base_settings: ProvisioSettings) -> AsyncIterator[AIOKafkaPro
 
 async def read_all(settings: ProvisioSettings, topic: str, expect: int) -> list[bytes]:
     """Everything on a topic (all partitions), read with a group-less consumer."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     try:
         parts = consumer.partitions_for_topic(topic) or set()
@@ -167,10 +169,15 @@ def inbox_consumer(
     engine: AsyncEngine, settings: ProvisioSettings, producer: AIOKafkaProducer
 ) -> InboxConsumer:
     return InboxConsumer(
-        service="test", name="test-group", handlers={TOPIC: apply_count},
-        sessions=session_factory(engine), inbox=inbox,
-        consumer=make_consumer(settings, "test-group", [TOPIC]), producer=producer,
-        max_attempts=2, retry_backoff_s=0.01,
+        service="test",
+        name="test-group",
+        handlers={TOPIC: apply_count},
+        sessions=session_factory(engine),
+        inbox=inbox,
+        consumer=make_consumer(settings, "test-group", [TOPIC]),
+        producer=producer,
+        max_attempts=2,
+        retry_backoff_s=0.01,
     )
 
 
@@ -237,8 +244,11 @@ async def test_malformed_and_failing_messages_go_to_dlq_and_partition_moves_on(
     finally:
         await consumer.consumer.stop()
     assert await total(engine) == 3  # the good message after the bad ones was applied
-    dlq = AIOKafkaConsumer(bootstrap_servers=base_settings.kafka_bootstrap,
-                           auto_offset_reset="earliest", enable_auto_commit=False)
+    dlq = AIOKafkaConsumer(
+        bootstrap_servers=base_settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await dlq.start()
     try:
         dlq.assign([TopicPartition(f"{TOPIC}.dlq", 0)])

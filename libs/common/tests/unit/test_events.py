@@ -2,14 +2,19 @@ import json
 from decimal import Decimal
 
 import pytest
+from provisio_common.events import DealSnapshot, Envelope, envelope
 from pydantic import ValidationError
 
-from provisio_common.events import DealSnapshot, Envelope, envelope
-
 DEAL = {
-    "source": "generic", "external_id": "D-1", "revision": 1, "status": "won",
-    "amount": "1250.00", "currency": "USD", "close_date": "2027-02-03",
-    "changed_at": "2027-02-03T10:15:00Z", "owner": "rep-1",
+    "source": "generic",
+    "external_id": "D-1",
+    "revision": 1,
+    "status": "won",
+    "amount": "1250.00",
+    "currency": "USD",
+    "close_date": "2027-02-03",
+    "changed_at": "2027-02-03T10:15:00Z",
+    "owner": "rep-1",
 }
 
 

@@ -1,13 +1,10 @@
 from decimal import Decimal
 
 import pytest
-
 from provisio_common.money import MoneyError, format_amount, minor_units, parse_amount, round_money
 
 
-@pytest.mark.parametrize(
-    ("currency", "digits"), [("USD", 2), ("JPY", 0), ("KWD", 3), ("EUR", 2), ("jpy", 0)]
-)
+@pytest.mark.parametrize(("currency", "digits"), [("USD", 2), ("JPY", 0), ("KWD", 3), ("EUR", 2), ("jpy", 0)])
 def test_minor_units_follow_iso_4217(currency: str, digits: int) -> None:
     assert minor_units(currency) == digits
 
@@ -24,9 +21,7 @@ def test_minor_units_follow_iso_4217(currency: str, digits: int) -> None:
         ("1.2345", "KWD", "half_up", "1.235"),
     ],
 )
-def test_round_money_rounds_once_to_minor_unit(
-    amount: str, currency: str, mode: str, expected: str
-) -> None:
+def test_round_money_rounds_once_to_minor_unit(amount: str, currency: str, mode: str, expected: str) -> None:
     assert round_money(Decimal(amount), currency, mode) == Decimal(expected)
     assert str(round_money(Decimal(amount), currency, mode)) == expected
 

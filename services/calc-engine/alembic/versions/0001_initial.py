@@ -6,9 +6,8 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import JSONB
-
 from provisio_common.tables import create_shared_tables
+from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0001"
 down_revision = None
@@ -91,6 +90,15 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP TABLE ledger; DROP FUNCTION ledger_is_append_only();")
-    for table in ("calc_exceptions", "deal_revisions", "deals", "quotas", "payees", "plans",
-                  "audit_log", "inbox", "outbox"):
+    for table in (
+        "calc_exceptions",
+        "deal_revisions",
+        "deals",
+        "quotas",
+        "payees",
+        "plans",
+        "audit_log",
+        "inbox",
+        "outbox",
+    ):
         op.drop_table(table)

@@ -6,9 +6,8 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-
 from provisio_common.tables import create_shared_tables
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 revision = "0001"
 down_revision = None

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-
 from provisio_common.service import ServiceRuntime, create_app
+
 from quota_service.adapters.tables import inbox, outbox
 from quota_service.api import payees, plans, quotas
 from quota_service.settings import QuotaSettings

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 
 import httpx
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from provisio_common.auth import mint_token
 from provisio_common.db import create_engine
 from provisio_common.migrations import upgrade
@@ -61,8 +60,9 @@ async def rows(quota: Quota, sql: str) -> int:
 
 
 async def topic(settings: ProvisioSettings, name: str, expect: int) -> list[dict[str, object]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()
@@ -79,8 +79,10 @@ async def topic(settings: ProvisioSettings, name: str, expect: int) -> list[dict
 
 async def test_put_plan_versions_and_publishes_each_version(quota: Quota) -> None:
     async with httpx.AsyncClient() as client:
-        put = lambda text: client.put(f"{quota.url}/plans/ae", content=text,  # noqa: E731
-                                      headers={**quota.headers(), "content-type": "application/yaml"})
+        def put(text: str) -> Awaitable[httpx.Response]:
+            headers = {**quota.headers(), "content-type": "application/yaml"}
+            return client.put(f"{quota.url}/plans/ae", content=text, headers=headers)
+
         first = await put(PLAN)
         assert first.status_code == 201 and first.json()["version"] == 1
         same = await put(PLAN)
@@ -98,13 +100,19 @@ async def test_put_plan_versions_and_publishes_each_version(quota: Quota) -> Non
 async def test_bad_plan_is_refused_with_every_problem_and_nothing_stored(quota: Quota) -> None:
     bad = PLAN.replace("currency: USD\n", "").replace("rate: 0.10", "rate: ten")
     async with httpx.AsyncClient() as client:
-        r = await client.put(f"{quota.url}/plans/ae", content=bad,
-                             headers={**quota.headers(), "content-type": "application/yaml"})
+        r = await client.put(
+            f"{quota.url}/plans/ae",
+            content=bad,
+            headers={**quota.headers(), "content-type": "application/yaml"},
+        )
         assert r.status_code == 422
         fields = {e["field"] for e in r.json()["errors"]}
         assert {"currency", "components[0].rate"} <= fields
-        wrong_id = await client.put(f"{quota.url}/plans/other", content=PLAN,
-                                    headers={**quota.headers(), "content-type": "application/yaml"})
+        wrong_id = await client.put(
+            f"{quota.url}/plans/other",
+            content=PLAN,
+            headers={**quota.headers(), "content-type": "application/yaml"},
+        )
         assert wrong_id.status_code == 422 and wrong_id.json()["errors"][0]["field"] == "id"
         rep = await client.put(f"{quota.url}/plans/ae", content=PLAN, headers=quota.headers("rep", "r"))
         assert rep.status_code == 403
@@ -114,11 +122,13 @@ async def test_bad_plan_is_refused_with_every_problem_and_nothing_stored(quota: 
 
 async def test_payees_hierarchy_refuses_unknown_managers_loops_and_shared_crm_ids(quota: Quota) -> None:
     async with httpx.AsyncClient() as client:
-        put = lambda pid, body: client.put(f"{quota.url}/payees/{pid}", json=body,  # noqa: E731
-                                           headers=quota.headers())
+        def put(pid: str, body: dict[str, object]) -> Awaitable[httpx.Response]:
+            return client.put(f"{quota.url}/payees/{pid}", json=body, headers=quota.headers())
+
         assert (await put("boss", {"name": "Boss", "roles": ["manager"]})).status_code == 201
-        assert (await put("ann", {"name": "Ann", "manager": "boss",
-                                  "crm_ids": ["hubspot:1"]})).status_code == 201
+        assert (
+            await put("ann", {"name": "Ann", "manager": "boss", "crm_ids": ["hubspot:1"]})
+        ).status_code == 201
         unknown = await put("bob", {"name": "Bob", "manager": "nobody"})
         assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "manager"
         loop = await put("boss", {"name": "Boss", "roles": ["manager"], "manager": "ann"})
@@ -134,16 +144,20 @@ async def test_payees_hierarchy_refuses_unknown_managers_loops_and_shared_crm_id
 async def test_quota_needs_a_known_payee_a_period_and_a_decimal_string(quota: Quota) -> None:
     async with httpx.AsyncClient() as client:
         await client.put(f"{quota.url}/payees/ann", json={"name": "Ann"}, headers=quota.headers())
-        ok = await client.put(f"{quota.url}/quotas/ann/2027-Q1", json={"amount": "150000"},
-                              headers=quota.headers())
+        ok = await client.put(
+            f"{quota.url}/quotas/ann/2027-Q1", json={"amount": "150000"}, headers=quota.headers()
+        )
         assert ok.status_code == 201 and ok.json()["amount"] == "150000"
-        floaty = await client.put(f"{quota.url}/quotas/ann/2027-Q1", json={"amount": 150000.5},
-                                  headers=quota.headers())
+        floaty = await client.put(
+            f"{quota.url}/quotas/ann/2027-Q1", json={"amount": 150000.5}, headers=quota.headers()
+        )
         assert floaty.status_code == 422 and floaty.json()["errors"][0]["field"] == "amount"
-        period = await client.put(f"{quota.url}/quotas/ann/2027-Q5", json={"amount": "1"},
-                                  headers=quota.headers())
+        period = await client.put(
+            f"{quota.url}/quotas/ann/2027-Q5", json={"amount": "1"}, headers=quota.headers()
+        )
         assert period.status_code == 422 and period.json()["errors"][0]["field"] == "period"
-        nobody = await client.put(f"{quota.url}/quotas/zed/2027", json={"amount": "1"},
-                                  headers=quota.headers())
+        nobody = await client.put(
+            f"{quota.url}/quotas/zed/2027", json={"amount": "1"}, headers=quota.headers()
+        )
         assert nobody.status_code == 422 and nobody.json()["errors"][0]["field"] == "payee"
     assert await rows(quota, "SELECT count(*) FROM quotas") == 1

@@ -6,12 +6,12 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
-
-from calc_engine.adapters.tables import calc_exceptions, ledger
-from calc_engine.service_layer.reconcile import reconcile_all
 from provisio_common.auth import Principal, require_roles
 from provisio_common.deps import Admin, Session
 from provisio_common.ids import new_id
+
+from calc_engine.adapters.tables import calc_exceptions, ledger
+from calc_engine.service_layer.reconcile import reconcile_all
 
 router = APIRouter(tags=["ledger"])
 Reader = Annotated[Principal, Depends(require_roles("admin", "ops"))]
@@ -33,11 +33,21 @@ async def list_ledger(
         query = query.where(ledger.c.deal == deal)
     return [
         {
-            "entry_id": r.entry_id, "payee": r.payee, "plan": r.plan, "plan_version": r.plan_version,
-            "component": r.component, "period": r.period, "entry_date": r.entry_date.isoformat(),
-            "pay_period": r.pay_period, "amount": str(r.amount), "currency": r.currency,
-            "cash": r.cash, "deal": r.deal, "cause_event": r.cause_event,
-            "explanation": r.explanation, "posted_at": r.posted_at.isoformat(),
+            "entry_id": r.entry_id,
+            "payee": r.payee,
+            "plan": r.plan,
+            "plan_version": r.plan_version,
+            "component": r.component,
+            "period": r.period,
+            "entry_date": r.entry_date.isoformat(),
+            "pay_period": r.pay_period,
+            "amount": str(r.amount),
+            "currency": r.currency,
+            "cash": r.cash,
+            "deal": r.deal,
+            "cause_event": r.cause_event,
+            "explanation": r.explanation,
+            "posted_at": r.posted_at.isoformat(),
         }
         for r in (await session.execute(query)).all()
     ]
@@ -47,8 +57,9 @@ async def list_ledger(
 async def list_exceptions(session: Session, principal: Reader) -> list[dict[str, Any]]:
     """Inputs the engine could not use (missing quota, missing fx, bad split, unknown payee)."""
     rows = (await session.execute(sa.select(calc_exceptions).order_by(calc_exceptions.c.id))).all()
-    return [{"plan": r.plan, "kind": r.kind, "payee": r.payee, "deal": r.deal, "detail": r.detail}
-            for r in rows]
+    return [
+        {"plan": r.plan, "kind": r.kind, "payee": r.payee, "deal": r.deal, "detail": r.detail} for r in rows
+    ]
 
 
 @router.post("/recompute")

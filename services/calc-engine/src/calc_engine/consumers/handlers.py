@@ -5,14 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import sqlalchemy as sa
-from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from calc_engine.adapters.tables import deal_revisions, deals, outbox, payees, plans, quotas
-from calc_engine.domain.people import crm_index
-from calc_engine.service_layer.inputs import to_deal
-from calc_engine.service_layer.reconcile import reconcile_all, reconcile_plan
 from provisio_calc import BadSplit, InputInvalid, PlanInvalid, direct_credits, load_plan
 from provisio_common.events import (
     CreditRecord,
@@ -26,6 +18,14 @@ from provisio_common.events import (
 from provisio_common.inbox import PoisonMessage
 from provisio_common.outbox import add_to_outbox
 from provisio_common.topics import CREDITS
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calc_engine.adapters.tables import deal_revisions, deals, outbox, payees, plans, quotas
+from calc_engine.domain.people import crm_index
+from calc_engine.service_layer.inputs import to_deal
+from calc_engine.service_layer.reconcile import reconcile_all, reconcile_plan
 
 
 async def on_deal(session: AsyncSession, env: Envelope) -> None:
@@ -42,7 +42,9 @@ async def on_deal(session: AsyncSession, env: Envelope) -> None:
     except InputInvalid as exc:
         raise PoisonMessage(f"deal {snapshot.key}: {exc}") from exc
     held = (
-        await session.execute(sa.select(deals.c.revision).where(deals.c.deal == snapshot.key).with_for_update())
+        await session.execute(
+            sa.select(deals.c.revision).where(deals.c.deal == snapshot.key).with_for_update()
+        )
     ).scalar()
     if held is not None and snapshot.revision <= held:
         return
@@ -71,12 +73,19 @@ async def publish_credits(session: AsyncSession, snapshot: DealSnapshot, deal: o
         return
     for payee, share in credits:
         record = CreditRecord(
-            deal=snapshot.key, revision=snapshot.revision, payee=payee, share=share,
-            amount=snapshot.amount * share, currency=snapshot.currency, status=snapshot.status,
-            close_date=snapshot.close_date, type=snapshot.type,
+            deal=snapshot.key,
+            revision=snapshot.revision,
+            payee=payee,
+            share=share,
+            amount=snapshot.amount * share,
+            currency=snapshot.currency,
+            status=snapshot.status,
+            close_date=snapshot.close_date,
+            type=snapshot.type,
         )
-        await add_to_outbox(session, outbox, CREDITS.name, payee,
-                            envelope("credit", "calc-engine", payee, record))
+        await add_to_outbox(
+            session, outbox, CREDITS.name, payee, envelope("credit", "calc-engine", payee, record)
+        )
 
 
 async def on_plan(session: AsyncSession, env: Envelope) -> None:
@@ -100,7 +109,8 @@ async def on_payee(session: AsyncSession, env: Envelope) -> None:
         raise PoisonMessage(f"not a payees.v1 record: {exc}") from exc
     document = record.to_data()
     await session.execute(
-        insert(payees).values(id=record.id, document=document)
+        insert(payees)
+        .values(id=record.id, document=document)
         .on_conflict_do_update(index_elements=[payees.c.id], set_={"document": document})
     )
     await reconcile_all(session, cause_event=env.id)
@@ -117,8 +127,8 @@ async def on_quota(session: AsyncSession, env: Envelope) -> None:
     else:
         amount: Decimal = record.amount
         await session.execute(
-            insert(quotas).values(payee=record.payee, period=record.period, amount=amount)
-            .on_conflict_do_update(index_elements=[quotas.c.payee, quotas.c.period],
-                                   set_={"amount": amount})
+            insert(quotas)
+            .values(payee=record.payee, period=record.period, amount=amount)
+            .on_conflict_do_update(index_elements=[quotas.c.payee, quotas.c.period], set_={"amount": amount})
         )
     await reconcile_all(session, cause_event=env.id)

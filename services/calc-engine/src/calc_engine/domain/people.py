@@ -25,7 +25,6 @@ def resolve_people(deal: Mapping[str, Any], index: Mapping[str, str]) -> dict[st
     resolved = dict(deal)
     resolved["owner"] = index.get(deal["owner"], deal["owner"])
     resolved["splits"] = [
-        {**split, "payee": index.get(split["payee"], split["payee"])}
-        for split in deal.get("splits", [])
+        {**split, "payee": index.get(split["payee"], split["payee"])} for split in deal.get("splits", [])
     ]
     return resolved

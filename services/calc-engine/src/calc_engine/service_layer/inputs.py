@@ -7,11 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from provisio_calc import Deal, Payee, Plan, Quota, load_plan
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calc_engine.adapters.tables import deal_revisions, payees, plans, quotas
 from calc_engine.domain.people import crm_index, resolve_people
-from provisio_calc import Deal, Payee, Plan, Quota, load_plan
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,7 @@ def to_deal(document: dict[str, Any], index: dict[str, str]) -> Deal:
 
 
 async def load_inputs(session: AsyncSession) -> Inputs:
-    payee_documents = {
-        r.id: dict(r.document) for r in (await session.execute(sa.select(payees))).all()
-    }
+    payee_documents = {r.id: dict(r.document) for r in (await session.execute(sa.select(payees))).all()}
     index = crm_index(payee_documents.values())
     quota_rows = (await session.execute(sa.select(quotas))).all()
     revisions = (await session.execute(sa.select(deal_revisions.c.document))).scalars()

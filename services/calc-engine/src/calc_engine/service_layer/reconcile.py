@@ -10,28 +10,33 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from calc_engine.adapters.tables import calc_exceptions, ledger, outbox
-from calc_engine.domain.assignments import assigned
-from calc_engine.domain.ledger import PostingKey, deltas, desired_postings
-from calc_engine.service_layer.inputs import latest_plan, load_inputs, plan_ids
 from provisio_calc import Line, calculate
 from provisio_calc.periods import pay_period_of, period_bounds
 from provisio_common.events import LedgerEntryRecord, envelope
 from provisio_common.ids import new_id
 from provisio_common.outbox import add_to_outbox
 from provisio_common.topics import LEDGER
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calc_engine.adapters.tables import calc_exceptions, ledger, outbox
+from calc_engine.domain.assignments import assigned
+from calc_engine.domain.ledger import PostingKey, deltas, desired_postings
+from calc_engine.service_layer.inputs import latest_plan, load_inputs, plan_ids
 
 
 async def posted_sums(session: AsyncSession, plan_id: str) -> dict[PostingKey, Decimal]:
     rows = (
         await session.execute(
-            sa.select(ledger.c.payee, ledger.c.component, ledger.c.period, ledger.c.entry_date,
-                      ledger.c.deal, sa.func.sum(ledger.c.amount))
+            sa.select(
+                ledger.c.payee,
+                ledger.c.component,
+                ledger.c.period,
+                ledger.c.entry_date,
+                ledger.c.deal,
+                sa.func.sum(ledger.c.amount),
+            )
             .where(ledger.c.plan == plan_id)
-            .group_by(ledger.c.payee, ledger.c.component, ledger.c.period, ledger.c.entry_date,
-                      ledger.c.deal)
+            .group_by(ledger.c.payee, ledger.c.component, ledger.c.period, ledger.c.entry_date, ledger.c.deal)
         )
     ).all()
     return {PostingKey(r[0], r[1], r[2], r[3], r[4]): Decimal(r[5]) for r in rows}
@@ -56,7 +61,7 @@ async def reconcile_plan(
         return document is not None and assigned(document, plan_id, first, last)
 
     lines = [line for line in result.lines if on_plan(line)]
-    by_line = {(l.payee, l.component, l.period): l for l in lines}
+    by_line = {(line.payee, line.component, line.period): line for line in lines}
     posted = 0
     for key, delta in deltas(desired_postings(lines), await posted_sums(session, plan_id)):
         line = by_line.get((key.payee, key.component, key.period))
@@ -82,22 +87,38 @@ async def reconcile_plan(
         data = entry.to_data()
         await session.execute(
             ledger.insert().values(
-                entry_id=entry.entry_id, payee=entry.payee, plan=entry.plan,
-                plan_version=entry.plan_version, component=entry.component,
-                period=entry.period, entry_date=entry.entry_date, pay_period=entry.pay_period,
-                amount=entry.amount, currency=entry.currency, cash=entry.cash, deal=entry.deal,
-                cause_event=cause_event, explanation=data["explanation"],
+                entry_id=entry.entry_id,
+                payee=entry.payee,
+                plan=entry.plan,
+                plan_version=entry.plan_version,
+                component=entry.component,
+                period=entry.period,
+                entry_date=entry.entry_date,
+                pay_period=entry.pay_period,
+                amount=entry.amount,
+                currency=entry.currency,
+                cash=entry.cash,
+                deal=entry.deal,
+                cause_event=cause_event,
+                explanation=data["explanation"],
             )
         )
-        await add_to_outbox(session, outbox, LEDGER.name, entry.payee,
-                            envelope("ledger.entry", "calc-engine", entry.payee, entry))
+        await add_to_outbox(
+            session,
+            outbox,
+            LEDGER.name,
+            entry.payee,
+            envelope("ledger.entry", "calc-engine", entry.payee, entry),
+        )
         posted += 1
     await session.execute(calc_exceptions.delete().where(calc_exceptions.c.plan == plan_id))
     if result.exceptions:
         await session.execute(
             calc_exceptions.insert(),
-            [{"plan": plan_id, "kind": e.kind, "payee": e.payee, "deal": e.deal, "detail": e.detail}
-             for e in result.exceptions],
+            [
+                {"plan": plan_id, "kind": e.kind, "payee": e.payee, "deal": e.deal, "detail": e.detail}
+                for e in result.exceptions
+            ],
         )
     return posted
 

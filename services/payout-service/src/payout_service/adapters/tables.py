@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
-
 from provisio_common.tables import audit_table, inbox_table, outbox_table
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = sa.MetaData()
 outbox = outbox_table(metadata)

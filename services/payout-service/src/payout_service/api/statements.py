@@ -9,12 +9,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter
-
-from payout_service.adapters.tables import ledger_entries, payees
-from payout_service.domain.statements import Entry, statement, subtree, summaries
 from provisio_common.auth import CurrentPrincipal, Principal
 from provisio_common.deps import Session
 from provisio_common.problems import Problem
+
+from payout_service.adapters.tables import ledger_entries, payees
+from payout_service.domain.statements import Entry, statement, subtree, summaries
 
 router = APIRouter(tags=["statements"])
 
@@ -33,8 +33,20 @@ async def check_access(session: Session, principal: Principal, payee: str) -> No
 
 def _entries(rows: list[Any]) -> list[Entry]:
     return [
-        Entry(r.entry_id, r.plan, r.component, r.period, r.entry_date, r.pay_period, r.amount,
-              r.currency, r.rounding, r.cash, r.deal, r.explanation)
+        Entry(
+            r.entry_id,
+            r.plan,
+            r.component,
+            r.period,
+            r.entry_date,
+            r.pay_period,
+            r.amount,
+            r.currency,
+            r.rounding,
+            r.cash,
+            r.deal,
+            r.explanation,
+        )
         for r in rows
     ]
 

@@ -42,14 +42,16 @@ def summaries(entries: Iterable[Entry]) -> list[dict[str, Any]]:
     for (pay_period, currency), group in sorted(groups.items()):
         earned = sum((e.amount for e in group if e.cash), Decimal(0))
         non_cash = sum((e.amount for e in group if not e.cash), Decimal(0))
-        rows.append({
-            "pay_period": pay_period,
-            "currency": currency,
-            "earned": format_amount(earned),
-            "non_cash": format_amount(non_cash),
-            "payable": format_minor(_payable(group), currency),
-            "entries": len(group),
-        })
+        rows.append(
+            {
+                "pay_period": pay_period,
+                "currency": currency,
+                "earned": format_amount(earned),
+                "non_cash": format_amount(non_cash),
+                "payable": format_minor(_payable(group), currency),
+                "entries": len(group),
+            }
+        )
     return rows
 
 

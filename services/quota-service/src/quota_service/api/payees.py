@@ -6,13 +6,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Response
-from sqlalchemy.dialects.postgresql import insert
-
 from provisio_common.audit import record_audit
 from provisio_common.events import PayeeRecord, envelope
 from provisio_common.outbox import add_to_outbox
 from provisio_common.problems import Problem, invalid
 from provisio_common.topics import PAYEES
+from sqlalchemy.dialects.postgresql import insert
+
 from quota_service.adapters.tables import audit, outbox, payees
 from quota_service.api.deps import Admin, Reader, Session
 from quota_service.domain.payees import PAYEE_ID, PayeeIn, manager_cycle
@@ -40,14 +40,13 @@ async def put_payee(
         taken = set(r.crm_ids) & set(body.crm_ids)
         if r.id != payee_id and taken:
             raise Problem(
-                409, f"crm_ids {sorted(taken)} already belong to payee {r.id!r}",
+                409,
+                f"crm_ids {sorted(taken)} already belong to payee {r.id!r}",
                 errors=[{"field": "crm_ids", "message": "already mapped to another payee"}],
             )
     record = PayeeRecord(id=payee_id, **body.model_dump())
     document = record.to_data()
-    before = (
-        await session.execute(sa.select(payees.c.document).where(payees.c.id == payee_id))
-    ).scalar()
+    before = (await session.execute(sa.select(payees.c.document).where(payees.c.id == payee_id))).scalar()
     response.status_code = 201 if before is None else 200
     if before == document:
         return document
@@ -56,12 +55,17 @@ async def put_payee(
         .values(id=payee_id, document=document, manager=body.manager, crm_ids=body.crm_ids)
         .on_conflict_do_update(
             index_elements=[payees.c.id],
-            set_={"document": document, "manager": body.manager, "crm_ids": body.crm_ids,
-                  "updated_at": sa.func.now()},
+            set_={
+                "document": document,
+                "manager": body.manager,
+                "crm_ids": body.crm_ids,
+                "updated_at": sa.func.now(),
+            },
         )
     )
-    await add_to_outbox(session, outbox, PAYEES.name, payee_id,
-                        envelope("payee", "quota-service", payee_id, record))
+    await add_to_outbox(
+        session, outbox, PAYEES.name, payee_id, envelope("payee", "quota-service", payee_id, record)
+    )
     await record_audit(session, audit, principal, "payee.put", f"payee:{payee_id}", before, document)
     return document
 
@@ -74,9 +78,7 @@ async def list_payees(session: Session, principal: Reader) -> list[dict[str, Any
 
 @router.get("/payees/{payee_id}")
 async def get_payee(payee_id: str, session: Session, principal: Reader) -> dict[str, Any]:
-    document = (
-        await session.execute(sa.select(payees.c.document).where(payees.c.id == payee_id))
-    ).scalar()
+    document = (await session.execute(sa.select(payees.c.document).where(payees.c.id == payee_id))).scalar()
     if document is None:
         raise Problem(404, f"no payee {payee_id!r}")
     return dict(document)

@@ -6,13 +6,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
-
 from provisio_calc import PlanInvalid, load_plan
 from provisio_common.audit import record_audit
 from provisio_common.events import PlanVersion, envelope
 from provisio_common.outbox import add_to_outbox
 from provisio_common.problems import Problem, invalid
 from provisio_common.topics import PLANS
+
 from quota_service.adapters.tables import audit, outbox, plan_versions
 from quota_service.api.deps import Admin, Reader, Session
 
@@ -59,8 +59,9 @@ async def put_plan(
     try:
         plan = load_plan(text, filename=f"{plan_id}")
     except PlanInvalid as exc:
-        raise invalid([{"field": p.path, "message": p.message} for p in exc.problems],
-                      detail="the plan is not valid") from exc
+        raise invalid(
+            [{"field": p.path, "message": p.message} for p in exc.problems], detail="the plan is not valid"
+        ) from exc
     if plan.id != plan_id:
         raise invalid([{"field": "id", "message": f"must equal the plan id in the URL ({plan_id!r})"}])
     document = plan.document()
@@ -80,17 +81,29 @@ async def put_plan(
     row = (
         await session.execute(
             plan_versions.insert()
-            .values(plan_id=plan_id, version=version, document=document, source_text=text,
-                    created_by=principal.sub)
+            .values(
+                plan_id=plan_id,
+                version=version,
+                document=document,
+                source_text=text,
+                created_by=principal.sub,
+            )
             .returning(*plan_versions.c)
         )
     ).one()
-    payload = PlanVersion(plan_id=plan_id, version=version, document=document,
-                          created_at=row.created_at)
-    await add_to_outbox(session, outbox, PLANS.name, plan_id,
-                        envelope("plan.version", "quota-service", plan_id, payload))
-    await record_audit(session, audit, principal, "plan.put", f"plan:{plan_id}",
-                       latest.document if latest else None, document)
+    payload = PlanVersion(plan_id=plan_id, version=version, document=document, created_at=row.created_at)
+    await add_to_outbox(
+        session, outbox, PLANS.name, plan_id, envelope("plan.version", "quota-service", plan_id, payload)
+    )
+    await record_audit(
+        session,
+        audit,
+        principal,
+        "plan.put",
+        f"plan:{plan_id}",
+        latest.document if latest else None,
+        document,
+    )
     response.status_code = 201
     return _version_view(row)
 

@@ -6,14 +6,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy.dialects.postgresql import insert
-
 from provisio_common.audit import record_audit
 from provisio_common.events import Amount, QuotaRecord, envelope
 from provisio_common.outbox import add_to_outbox
 from provisio_common.problems import Problem, invalid
 from provisio_common.topics import QUOTAS
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.dialects.postgresql import insert
+
 from quota_service.adapters.tables import audit, outbox, payees, quotas
 from quota_service.api.deps import Admin, Reader, Session
 from quota_service.domain.periods import is_period
@@ -56,17 +56,27 @@ async def put_quota(
         )
     )
     record = QuotaRecord(payee=payee, period=period, amount=body.amount)
-    await add_to_outbox(session, outbox, QUOTAS.name, f"{payee}:{period}",
-                        envelope("quota", "quota-service", f"{payee}:{period}", record))
-    await record_audit(session, audit, principal, "quota.put", f"quota:{payee}:{period}",
-                       None if before is None else str(before), str(body.amount))
+    await add_to_outbox(
+        session,
+        outbox,
+        QUOTAS.name,
+        f"{payee}:{period}",
+        envelope("quota", "quota-service", f"{payee}:{period}", record),
+    )
+    await record_audit(
+        session,
+        audit,
+        principal,
+        "quota.put",
+        f"quota:{payee}:{period}",
+        None if before is None else str(before),
+        str(body.amount),
+    )
     return _view(payee, period, body.amount)
 
 
 @router.get("/quotas")
-async def list_quotas(
-    session: Session, principal: Reader, payee: str | None = None
-) -> list[dict[str, Any]]:
+async def list_quotas(session: Session, principal: Reader, payee: str | None = None) -> list[dict[str, Any]]:
     query = sa.select(quotas).order_by(quotas.c.payee, quotas.c.period)
     if payee is not None:
         query = query.where(quotas.c.payee == payee)
@@ -76,9 +86,7 @@ async def list_quotas(
 @router.get("/quotas/{payee}/{period}")
 async def get_quota(payee: str, period: str, session: Session, principal: Reader) -> dict[str, Any]:
     row = (
-        await session.execute(
-            sa.select(quotas).where(quotas.c.payee == payee, quotas.c.period == period)
-        )
+        await session.execute(sa.select(quotas).where(quotas.c.payee == payee, quotas.c.period == period))
     ).first()
     if row is None:
         raise Problem(404, f"no quota for {payee!r} in {period!r}")
