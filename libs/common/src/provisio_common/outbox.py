@@ -171,7 +171,8 @@ class OutboxRelay:
                         last_check = time.monotonic()
                         if await self.broker_check():
                             n = await self.mark_all_unsent()
-                            log.warning("broker lost its topics; re-publishing %d outbox rows", n)
+                            if n:
+                                log.warning("broker lost its topics; re-publishing %d outbox rows", n)
                         await self.purge_expired()
                     await self.drain()
                     await self.update_backlog_metrics()

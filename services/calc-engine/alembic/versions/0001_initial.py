@@ -71,10 +71,12 @@ def upgrade() -> None:
         CREATE FUNCTION ledger_is_append_only() RETURNS trigger AS $$
         BEGIN
           RAISE EXCEPTION 'the ledger is append-only: post a delta instead of %', TG_OP;
-        END $$ LANGUAGE plpgsql;
-        CREATE TRIGGER ledger_append_only BEFORE UPDATE OR DELETE ON ledger
-          FOR EACH ROW EXECUTE FUNCTION ledger_is_append_only();
+        END $$ LANGUAGE plpgsql
         """
+    )
+    op.execute(
+        "CREATE TRIGGER ledger_append_only BEFORE UPDATE OR DELETE ON ledger "
+        "FOR EACH ROW EXECUTE FUNCTION ledger_is_append_only()"
     )
     op.create_table(
         "calc_exceptions",
@@ -89,7 +91,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP TABLE ledger; DROP FUNCTION ledger_is_append_only();")
+    op.drop_table("ledger")
+    op.execute("DROP FUNCTION ledger_is_append_only()")
     for table in (
         "calc_exceptions",
         "deal_revisions",

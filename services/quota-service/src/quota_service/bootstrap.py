@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from provisio_common.service import ServiceRuntime, create_app
+from provisio_common.service import ConsumerSpec, ServiceRuntime, create_app
+from provisio_common.topics import CREDITS
 
 from quota_service.adapters.tables import inbox, outbox
-from quota_service.api import payees, plans, quotas
+from quota_service.api import attainment, payees, plans, quotas
+from quota_service.consumers.handlers import on_credit
 from quota_service.settings import QuotaSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "alembic"
@@ -16,11 +18,16 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "alembic"
 
 def build_app(settings: QuotaSettings | None = None) -> FastAPI:
     def runtime() -> ServiceRuntime:
-        return ServiceRuntime(settings=settings or QuotaSettings(), outbox=outbox, inbox=inbox)
+        return ServiceRuntime(
+            settings=settings or QuotaSettings(),
+            outbox=outbox,
+            inbox=inbox,
+            consumers=[ConsumerSpec("quota-service", {CREDITS.name: on_credit})],
+        )
 
     return create_app(
         title="quota-service",
-        description="Payees, the manager hierarchy, plans (versioned), quotas.",
+        description="Payees, the manager hierarchy, plans (versioned), quotas, attainment.",
         runtime_factory=runtime,
-        routers=[plans.router, payees.router, quotas.router],
+        routers=[plans.router, payees.router, quotas.router, attainment.router],
     )

@@ -79,6 +79,7 @@ async def topic(settings: ProvisioSettings, name: str, expect: int) -> list[dict
 
 async def test_put_plan_versions_and_publishes_each_version(quota: Quota) -> None:
     async with httpx.AsyncClient() as client:
+
         def put(text: str) -> Awaitable[httpx.Response]:
             headers = {**quota.headers(), "content-type": "application/yaml"}
             return client.put(f"{quota.url}/plans/ae", content=text, headers=headers)
@@ -122,6 +123,7 @@ async def test_bad_plan_is_refused_with_every_problem_and_nothing_stored(quota: 
 
 async def test_payees_hierarchy_refuses_unknown_managers_loops_and_shared_crm_ids(quota: Quota) -> None:
     async with httpx.AsyncClient() as client:
+
         def put(pid: str, body: dict[str, object]) -> Awaitable[httpx.Response]:
             return client.put(f"{quota.url}/payees/{pid}", json=body, headers=quota.headers())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import sqlalchemy as sa
-from provisio_calc import BadSplit, InputInvalid, PlanInvalid, direct_credits, load_plan
+from provisio_calc import BadSplit, Deal, InputInvalid, PlanInvalid, direct_credits, load_plan
 from provisio_common.events import (
     CreditRecord,
     DealSnapshot,
@@ -61,17 +61,41 @@ async def on_deal(session: AsyncSession, env: Envelope) -> None:
         .values(deal=snapshot.key, revision=snapshot.revision, document=document)
         .on_conflict_do_nothing()
     )
-    await publish_credits(session, snapshot, deal)
+    previous = None
+    if held is not None:
+        held_document = (
+            await session.execute(
+                sa.select(deal_revisions.c.document).where(
+                    deal_revisions.c.deal == snapshot.key, deal_revisions.c.revision == held
+                )
+            )
+        ).scalar()
+        previous = to_deal(dict(held_document), index) if held_document is not None else None
+    await publish_credits(session, snapshot, deal, previous)
     await reconcile_all(session, cause_event=env.id)
 
 
-async def publish_credits(session: AsyncSession, snapshot: DealSnapshot, deal: object) -> None:
-    """`credits.v1`: the deal's direct credit per payee at this revision (none on a bad split)."""
+def _credits_of(deal: Deal | None) -> list[tuple[str, Decimal]]:
+    if deal is None:
+        return []
     try:
-        credits = direct_credits(deal)  # type: ignore[arg-type]
+        return direct_credits(deal)
     except BadSplit:
-        return
-    for payee, share in credits:
+        return []
+
+
+async def publish_credits(
+    session: AsyncSession, snapshot: DealSnapshot, deal: Deal, previous: Deal | None
+) -> None:
+    """`credits.v1`: the deal's direct credit per payee at this revision.
+
+    A payee credited by the previous revision but not by this one gets a zero credit, so
+    readers never keep a stale one. A bad split credits no one.
+    """
+    current = dict(_credits_of(deal))
+    for payee in [p for p, _ in _credits_of(previous) if p not in current]:
+        current[payee] = Decimal(0)
+    for payee, share in current.items():
         record = CreditRecord(
             deal=snapshot.key,
             revision=snapshot.revision,

@@ -40,3 +40,16 @@ quotas = sa.Table(
     sa.Column("amount", sa.Numeric, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
+
+# Replica of calc-engine's credits (credits.v1): one row per (deal, payee), latest revision.
+credits = sa.Table(
+    "credits",
+    metadata,
+    sa.Column("deal", sa.Text, primary_key=True),
+    sa.Column("payee", sa.Text, primary_key=True),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("amount", sa.Numeric, nullable=False),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("close_date", sa.Date, nullable=True),
+)
