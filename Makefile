@@ -29,7 +29,7 @@ logs:
 	$(PROVISIO) logs --state $(STATE)
 
 status: venv
-	$(PROVISIO) status --state $(STATE)
+	-$(PROVISIO) status --state $(STATE)
 
 test: venv
 	$(VENV)/bin/pytest -q

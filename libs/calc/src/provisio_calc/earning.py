@@ -1,0 +1,160 @@
+"""What a component earns in one period from its value V, credited deal count N and quota.
+
+Call inside `decimal.localcontext(EXACT)`: products and sums are then exact; only
+divisions are rounded, to 28 significant digits (PLANS.md rule 8).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from provisio_calc.numbers import HUNDRED, ZERO, divide, format_decimal
+from provisio_calc.plan import Component
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else format_decimal(value)
+
+
+def _band_bounds(
+    comp: Component, quota: Decimal | None
+) -> list[tuple[Decimal, Decimal | None, Decimal, Decimal | None]]:
+    """[(lower, upper or None, band's `from` as written, band's `to` as written)] in value terms."""
+    assert comp.tiers is not None
+    attainment = comp.tiers.basis == "attainment"
+    bounds = []
+    lower_written = ZERO
+    for band in comp.tiers.bands:
+        upper_written = band.to
+        if attainment:
+            assert quota is not None
+            lower = lower_written * quota / HUNDRED
+            upper = None if upper_written is None else upper_written * quota / HUNDRED
+        else:
+            lower, upper = lower_written, upper_written
+        bounds.append((lower, upper, lower_written, upper_written))
+        if upper_written is not None:
+            lower_written = upper_written
+    return bounds
+
+
+def _band_earning(
+    comp: Component, index: int, amount: Decimal, quota: Decimal | None
+) -> Decimal:
+    """One band's pay on `amount` of value: rate × amount, or multiplier × TI × amount / quota."""
+    assert comp.tiers is not None
+    band = comp.tiers.bands[index]
+    if band.rate is not None:
+        return band.rate * amount
+    assert band.multiplier is not None and comp.target_incentive is not None
+    assert quota is not None
+    return divide(band.multiplier * comp.target_incentive * amount, quota)
+
+
+def _tiers(
+    comp: Component, value: Decimal, quota: Decimal | None, detail: dict[str, Any] | None
+) -> Decimal:
+    assert comp.tiers is not None
+    bands = comp.tiers.bands
+    bounds = _band_bounds(comp, quota)
+    crossed: list[dict[str, Any]] = []
+    total = ZERO
+    if value > 0:
+        if comp.tiers.method == "marginal":
+            for j, (lower, upper, lw, uw) in enumerate(bounds):
+                if value <= lower:
+                    break
+                top = value if upper is None or value < upper else upper
+                piece = top - lower
+                earned = _band_earning(comp, j, piece, quota)
+                total += earned
+                crossed.append(
+                    {"band": j, "from": _s(lw), "to": _s(uw), "rate": _s(bands[j].rate),
+                     "multiplier": _s(bands[j].multiplier), "slice": _s(piece),
+                     "earned": _s(earned)}
+                )
+        else:
+            for j, (lower, upper, lw, uw) in enumerate(bounds):
+                if lower <= value and (upper is None or value < upper):
+                    total = _band_earning(comp, j, value, quota)
+                    crossed.append(
+                        {"band": j, "from": _s(lw), "to": _s(uw), "rate": _s(bands[j].rate),
+                         "multiplier": _s(bands[j].multiplier), "slice": _s(value),
+                         "earned": _s(total)}
+                    )
+                    break
+    if detail is not None:
+        detail["tiers"] = {"basis": comp.tiers.basis, "method": comp.tiers.method}
+        if comp.target_incentive is not None:
+            detail["tiers"]["target_incentive"] = _s(comp.target_incentive)
+        detail["bands"] = [{k: v for k, v in band.items() if v is not None} for band in crossed]
+    return total
+
+
+def earn(
+    comp: Component,
+    value: Decimal,
+    count: Decimal,
+    quota: Decimal | None,
+    detail: dict[str, Any] | None = None,
+) -> Decimal:
+    """E for one (payee, component, period) (PLANS.md rules 17–19).
+
+    `quota` is None when missing or ≤ 0; callers must not call this for a component
+    that needs a quota without one. When `detail` is a dict, the arithmetic is
+    written into it for the explanation.
+    """
+    if comp.kind == "bonus":
+        assert comp.when is not None and quota is not None
+        bar = comp.when.attainment_at_least
+        met = value * HUNDRED >= bar * quota
+        if comp.amount is not None:
+            earned = comp.amount if met else ZERO
+            if detail is not None:
+                detail["formula"] = f"{_s(comp.amount)} when attainment ≥ {_s(bar)}%"
+        else:
+            assert comp.rate_of_excess is not None
+            excess = value - bar * quota / HUNDRED
+            earned = comp.rate_of_excess * excess if met else ZERO
+            if detail is not None:
+                detail["formula"] = (
+                    f"rate_of_excess {_s(comp.rate_of_excess)} × (value − {_s(bar)}% × quota)"
+                    f" when attainment ≥ {_s(bar)}%"
+                )
+                detail["excess"] = _s(excess)
+        if detail is not None:
+            detail["bar"] = {"attainment_at_least": _s(bar), "met": met}
+    elif comp.rate is not None:
+        earned = comp.rate * value
+        if detail is not None:
+            detail["formula"] = f"rate {_s(comp.rate)} × value"
+    elif comp.tiers is not None:
+        earned = _tiers(comp, value, quota, detail)
+        if detail is not None:
+            detail["formula"] = (
+                "Σ band rate × slice of value in band"
+                if comp.tiers.method == "marginal"
+                else "all of value at the rate of the band it reaches"
+            )
+    else:
+        assert comp.per_deal is not None
+        earned = comp.per_deal * count
+        if detail is not None:
+            detail["formula"] = f"per_deal {_s(comp.per_deal)} × credited deals {_s(count)}"
+    if comp.threshold is not None:
+        assert quota is not None
+        met = value * HUNDRED >= comp.threshold * quota
+        if detail is not None:
+            detail["threshold"] = {"percent": _s(comp.threshold), "met": met}
+        if not met:
+            earned = ZERO
+    if comp.cap is not None:
+        capped = earned > comp.cap
+        if detail is not None:
+            detail["cap"] = {"amount": _s(comp.cap), "applied": capped}
+            if capped:
+                detail["cap"]["uncapped"] = _s(earned)
+        if capped:
+            earned = comp.cap
+    return earned

@@ -1,0 +1,109 @@
+"""The engine's output: lines with their dated entries, payouts, and exceptions as data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from provisio_calc.numbers import format_decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One dated posting E' − E of a line (rules 23 and 25); `deal` is what caused it."""
+
+    day: date
+    amount: Decimal
+    deal: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One (payee, component, period) with its value, attainment and earnings."""
+
+    payee: str
+    component: str
+    period: str
+    value: Decimal
+    attainment: Decimal | None
+    earned: Decimal
+    cash: bool
+    explanation: dict[str, Any]
+    entries: tuple[Entry, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe, decimals as plain strings."""
+        return {
+            "payee": self.payee,
+            "component": self.component,
+            "period": self.period,
+            "value": format_decimal(self.value),
+            "attainment": None if self.attainment is None else format_decimal(self.attainment),
+            "earned": format_decimal(self.earned),
+            "cash": self.cash,
+            "explanation": self.explanation,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Payout:
+    """One (payee, pay period): earned, draw top-up, recovered, balance, payable, non-cash."""
+
+    payee: str
+    pay_period: str
+    earned: Decimal
+    draw_topup: Decimal
+    recovered: Decimal
+    balance: Decimal
+    payable: Decimal
+    non_cash: Decimal
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe, decimals as plain strings."""
+        return {
+            "payee": self.payee,
+            "pay_period": self.pay_period,
+            "earned": format_decimal(self.earned),
+            "draw_topup": format_decimal(self.draw_topup),
+            "recovered": format_decimal(self.recovered),
+            "balance": format_decimal(self.balance),
+            "payable": format_decimal(self.payable),
+            "non_cash": format_decimal(self.non_cash),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CalcException:
+    """Something the engine could not compute: missing_quota, missing_fx, bad_split, unknown_payee."""
+
+    kind: str
+    payee: str | None
+    deal: str | None
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe."""
+        return {"kind": self.kind, "payee": self.payee, "deal": self.deal, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class CalcResult:
+    """Everything `calculate` computed for one plan."""
+
+    plan: str
+    currency: str
+    lines: list[Line]
+    payouts: list[Payout]
+    exceptions: list[CalcException]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `provisio calc --format json` shape of PLANS.md."""
+        return {
+            "plan": self.plan,
+            "currency": self.currency,
+            "lines": [line.to_dict() for line in self.lines],
+            "payouts": [payout.to_dict() for payout in self.payouts],
+            "exceptions": [exc.to_dict() for exc in self.exceptions],
+        }

@@ -1,0 +1,173 @@
+"""The engine's prepared view of one plan and its reference data, shared by the full and
+incremental forms: crediting, measures and earning per (payee, component, period)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from provisio_calc.books import FxBook, QuotaBook
+from provisio_calc.crediting import BadSplit, Hierarchy, component_credits, direct_credits
+from provisio_calc.earning import earn
+from provisio_calc.inputs import Activity, Deal, FxRate, Payee, Quota
+from provisio_calc.measures import CompiledMeasure
+from provisio_calc.numbers import HUNDRED, ZERO, divide
+from provisio_calc.periods import local_day, period_of
+from provisio_calc.plan import Plan
+from provisio_calc.result import CalcException
+
+# (payee, component index, period); contests use period "" (their value spans the window).
+Key = tuple[str, int, str]
+# Per key: [value, credited count] this deal or activity adds.
+Contribution = dict[Key, list[Decimal]]
+
+
+class Setup:
+    """One plan with its payees, quotas and fx rates, ready to credit and earn."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        payees: Iterable[Payee] | None,
+        quotas: Iterable[Quota],
+        fx: Iterable[FxRate],
+    ) -> None:
+        self.plan = plan
+        self.tz = plan.timezone
+        self.components = list(plan.components)
+        self.measures = [CompiledMeasure(c.effective_measure) for c in self.components]
+        self.needs_quota = [c.needs_quota for c in self.components]
+        self.is_contest = [c.kind == "contest" for c in self.components]
+        self.payee_list_given = payees is not None
+        self.hierarchy = Hierarchy(payees or ())
+        self.quotas = QuotaBook(quotas)
+        self.fx = FxBook(fx, plan.currency)
+        self.window_days = plan.clawback.window_days if plan.clawback is not None else None
+        # Components that share (credit, applies_to) share one crediting per deal.
+        groups: dict[tuple[Any, ...], int] = {}
+        self.credit_group: list[int] = []
+        for comp in self.components:
+            marker = (comp.credit, comp.applies_to)
+            self.credit_group.append(groups.setdefault(marker, len(groups)))
+        self.windows = [c.window for c in self.components]
+
+    # ---------------------------------------------------------------- deals
+
+    def close_day(self, deal: Deal) -> date:
+        """The deal's close day in the plan's timezone."""
+        assert deal.close_date is not None
+        return local_day(deal.close_date, self.tz)
+
+    def in_scope(self, deal: Deal) -> bool:
+        """Rule 2: only deals whose close day lies in `effective` are credited."""
+        return self.plan.effective.contains(self.close_day(deal))
+
+    def check(self, deal_key: str, snapshots: Iterable[Deal]) -> CalcException | None:
+        """bad_split or missing_fx for the first snapshot the deal would earn on that has one."""
+        for snapshot in snapshots:
+            if not self.in_scope(snapshot):
+                continue
+            try:
+                direct_credits(snapshot)
+            except BadSplit as exc:
+                return CalcException("bad_split", snapshot.owner, deal_key, str(exc))
+            day = self.close_day(snapshot)
+            if self.fx.rate(snapshot.currency, day) is None:
+                return CalcException(
+                    "missing_fx",
+                    snapshot.owner,
+                    deal_key,
+                    f"no {snapshot.currency}->{self.plan.currency} rate on or before {day}",
+                )
+        return None
+
+    def deal_contribution(self, deal: Deal) -> Contribution:
+        """What one (checked) won snapshot adds to each (payee, component, period)."""
+        day = self.close_day(deal)
+        if not self.plan.effective.contains(day):
+            return {}
+        rate = self.fx.rate(deal.currency, day)
+        assert rate is not None
+        direct = direct_credits(deal)
+        period = period_of(day, self.plan.period)
+        has_splits = bool(deal.splits)
+        out: Contribution = {}
+        shares_by_group: dict[int, dict[str, Decimal]] = {}
+        for ci, comp in enumerate(self.components):
+            window = self.windows[ci]
+            if window is not None and not window.from_ <= day <= window.to:
+                continue
+            value = self.measures[ci].deal_value(deal, rate)
+            if value is None:
+                continue
+            group = self.credit_group[ci]
+            shares = shares_by_group.get(group)
+            if shares is None:
+                shares = component_credits(
+                    direct, deal.owner, has_splits, comp.credit, self.hierarchy, comp.applies_to
+                )
+                shares_by_group[group] = shares
+            key_period = "" if self.is_contest[ci] else period
+            for payee, share in shares.items():
+                key = (payee, ci, key_period)
+                known = out.get(key)
+                if known is None:
+                    out[key] = [value * share, share]
+                else:
+                    known[0] += value * share
+                    known[1] += share
+        return out
+
+    # ---------------------------------------------------------------- activities
+
+    def activity_contribution(self, activity: Activity, linked: Deal | None) -> Contribution:
+        """Rule 15: 1 for the owner (and rollup managers) under each matching activity measure."""
+        day = local_day(activity.occurred_at, self.tz)
+        if not self.plan.effective.contains(day):
+            return {}
+        period = period_of(day, self.plan.period)
+        direct = [(activity.owner, Decimal(1))]
+        out: Contribution = {}
+        for ci, comp in enumerate(self.components):
+            window = self.windows[ci]
+            if window is not None and not window.from_ <= day <= window.to:
+                continue
+            value = self.measures[ci].activity_value(activity, linked)
+            if value is None:
+                continue
+            shares = component_credits(
+                direct, activity.owner, False, comp.credit, self.hierarchy, comp.applies_to
+            )
+            key_period = "" if self.is_contest[ci] else period
+            for payee, share in shares.items():
+                key = (payee, ci, key_period)
+                known = out.get(key)
+                if known is None:
+                    out[key] = [value * share, share]
+                else:
+                    known[0] += value * share
+                    known[1] += share
+        return out
+
+    # ---------------------------------------------------------------- earning
+
+    def quota(self, payee: str, period: str) -> Decimal | None:
+        """The usable quota (rule 6), or None when missing or ≤ 0 (rule 7)."""
+        quota = self.quotas.resolve(payee, period)
+        return quota if quota is not None and quota > 0 else None
+
+    def attainment(self, value: Decimal, quota: Decimal | None) -> Decimal | None:
+        """value / quota × 100 to 28 significant digits, or None without a quota (rule 8)."""
+        return None if quota is None else divide(value * HUNDRED, quota)
+
+    def earned(
+        self, key: Key, value: Decimal, count: Decimal, detail: dict[str, Any] | None = None
+    ) -> Decimal:
+        """E for a non-contest key; 0 when its needed quota is missing (it gets no line)."""
+        payee, ci, period = key
+        quota = self.quota(payee, period)
+        if quota is None and self.needs_quota[ci]:
+            return ZERO
+        return earn(self.components[ci], value, count, quota, detail)
