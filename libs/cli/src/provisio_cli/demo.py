@@ -130,7 +130,9 @@ def run_demo(settings: ProvisioSettings, urls: dict[str, str], secret: str) -> d
             f"demo-{cancelled['external_id']}-cancel",
             {**cancelled, "status": "cancelled", "changed_at": f"{today.isoformat()}T12:00:00+00:00"},
         )
-        _wait_for_statement(client, urls["payout-service"], settings, REPS[1])
+        expected = {f"generic:{d['external_id']}": 1 for d in deals}
+        expected[f"generic:{cancelled['external_id']}"] = 2
+        _wait_until_settled(client, urls, admin, expected)
     return {"rep": REPS[1], "other_rep": REPS[2], "manager": MANAGER, "deals": len(deals), "company": COMPANY}
 
 
@@ -148,12 +150,30 @@ def _ok(response: httpx.Response) -> None:
         )
 
 
-def _wait_for_statement(client: httpx.Client, payout: str, settings: ProvisioSettings, rep: str) -> None:
-    headers = {"Authorization": f"Bearer {mint_token(settings, rep, 'rep')}"}
-    deadline = time.monotonic() + 60
+def _wait_until_settled(
+    client: httpx.Client, urls: dict[str, str], admin: dict[str, str], expected: dict[str, int]
+) -> None:
+    """Wait until calc-engine holds every demo revision and payout-service has every
+    ledger entry calc-engine posted, so the printed curl shows final numbers."""
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        response = client.get(f"{payout}/statements/{rep}", headers=headers)
-        if response.status_code == 200 and response.json()["pay_periods"]:
-            return
+        held = {d["deal"]: d["revision"] for d in _json(client, f"{urls['calc-engine']}/deals", admin)}
+        if all(held.get(deal, 0) >= revision for deal, revision in expected.items()):
+            posted = len(_json(client, f"{urls['calc-engine']}/ledger?limit=5000", admin))
+            shown = sum(
+                period["entries"]
+                for payee in [MANAGER, *REPS]
+                for period in _json(client, f"{urls['payout-service']}/statements/{payee}", admin)[
+                    "pay_periods"
+                ]
+            )
+            if posted and shown == posted:
+                return
         time.sleep(0.5)
-    raise SystemExit("demo: statements did not appear within 60s; see `make logs`")
+    raise SystemExit("demo: the numbers did not settle within 90s; see `make logs`")
+
+
+def _json(client: httpx.Client, url: str, headers: dict[str, str]) -> Any:
+    response = client.get(url, headers=headers)
+    _ok(response)
+    return response.json()

@@ -9,7 +9,7 @@ from provisio_common.service import ConsumerSpec, ServiceRuntime, create_app
 from provisio_common.topics import DEALS, PAYEES, PLANS, QUOTAS
 
 from calc_engine.adapters.tables import inbox, outbox
-from calc_engine.api import ledger
+from calc_engine.api import deals, ledger
 from calc_engine.consumers.handlers import on_deal, on_payee, on_plan, on_quota
 from calc_engine.settings import CalcSettings
 
@@ -37,5 +37,5 @@ def build_app(settings: CalcSettings | None = None) -> FastAPI:
         title="calc-engine",
         description="Crediting, measures and plan components; the append-only commission ledger.",
         runtime_factory=runtime,
-        routers=[ledger.router],
+        routers=[ledger.router, deals.router],
     )

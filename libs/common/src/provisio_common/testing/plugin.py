@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -21,14 +23,17 @@ from provisio_common.settings import ProvisioSettings
 
 
 @pytest.fixture(scope="session")
-def embedded_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    root = tmp_path_factory.mktemp("pg")
+def embedded_pg() -> Iterator[EmbeddedPostgres]:
+    # Not under pytest's basetemp: a concurrent pytest session prunes old basetemps and
+    # would delete a running server's data directory.
+    root = Path(tempfile.mkdtemp(prefix="provisio-test-pg-"))
     server = EmbeddedPostgres(root=root, port=free_port(), durable=False)
     server.start()
     try:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
