@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-
 from provisio_calc import (
     BadSplit,
     Deal,
@@ -58,7 +57,11 @@ def test_period_helpers() -> None:
     assert period_children("2027-H2") == ["2027-Q3", "2027-Q4"]
     assert period_children("2027-Q2") == ["2027-04", "2027-05", "2027-06"]
     assert periods_between(date(2027, 11, 15), date(2028, 2, 1), "month") == [
-        "2027-11", "2027-12", "2028-01", "2028-02"]
+        "2027-11",
+        "2027-12",
+        "2028-01",
+        "2028-02",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -116,8 +119,14 @@ def test_deal_from_dict_defaults_and_types() -> None:
 )
 def test_bad_deal_names_the_field(fields: dict[str, object], field: str) -> None:
     base: dict[str, object] = {
-        "source": "crm", "external_id": "1", "revision": 1, "status": "won", "amount": "1",
-        "currency": "USD", "close_date": "2027-01-01", "owner": "ana",
+        "source": "crm",
+        "external_id": "1",
+        "revision": 1,
+        "status": "won",
+        "amount": "1",
+        "currency": "USD",
+        "close_date": "2027-01-01",
+        "owner": "ana",
     }
     base.update(fields)
     with pytest.raises(InputInvalid) as caught:

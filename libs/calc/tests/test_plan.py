@@ -7,7 +7,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from provisio_calc import PlanInvalid, PlanProblem, load_plan
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "ae-2027.yaml"
@@ -61,7 +60,9 @@ def test_unquoted_and_quoted_numbers_are_the_same_value() -> None:
 
 def test_json_numbers_are_read_from_text() -> None:
     doc = {
-        "id": "p", "currency": "USD", "period": "month",
+        "id": "p",
+        "currency": "USD",
+        "period": "month",
         "effective": {"from": "2027-01-01", "to": "2027-12-31"},
         "components": [{"id": "c", "kind": "commission", "rate": "X"}],
     }
@@ -91,7 +92,9 @@ def test_required_fields_are_named() -> None:
 
 
 def test_every_problem_is_listed_with_its_path() -> None:
-    text = BASE + """
+    text = (
+        BASE
+        + """
   - {id: a, kind: commission, rate: abc}
   - id: b
     kind: commission
@@ -111,6 +114,7 @@ def test_every_problem_is_listed_with_its_path() -> None:
   - {id: f, kind: commission, treshold: 50, rate: 0.1}
 draw: {per: month}
 """
+    )
     found = paths(text)
     assert {
         "components[0].rate",
@@ -125,7 +129,9 @@ draw: {per: month}
 
 
 def test_overlapping_and_non_contiguous_bands_with_from() -> None:
-    text = BASE + """
+    text = (
+        BASE
+        + """
   - id: a
     kind: commission
     tiers:
@@ -135,6 +141,7 @@ def test_overlapping_and_non_contiguous_bands_with_from() -> None:
         - {from: 90, to: 200, rate: 0.2}
         - {from: 250, rate: 0.3}
 """
+    )
     messages = {p.path: p.message for p in problems(text)}
     assert "overlapping" in messages["components[0].tiers.bands[1].from"]
     assert "non-contiguous" in messages["components[0].tiers.bands[2].from"]
@@ -151,17 +158,24 @@ def test_overlapping_and_non_contiguous_bands_with_from() -> None:
         ("{id: a, kind: bonus, amount: 5}", "components[0].when"),
         ("{id: a, kind: bonus, when: {attainment_at_least: 100}}", "components[0]"),
         # multiplier bands need target_incentive
-        ("{id: a, kind: commission, tiers: {bands: [{multiplier: 1}]}}",
-         "components[0].target_incentive"),
+        ("{id: a, kind: commission, tiers: {bands: [{multiplier: 1}]}}", "components[0].target_incentive"),
         # a band with both rate and multiplier
-        ("{id: a, kind: commission, target_incentive: 1, tiers: {bands: [{rate: 1, multiplier: 1}]}}",
-         "components[0].tiers.bands[0]"),
+        (
+            "{id: a, kind: commission, target_incentive: 1, tiers: {bands: [{rate: 1, multiplier: 1}]}}",
+            "components[0].tiers.bands[0]",
+        ),
         # threshold and cap do not apply to contests
-        ("{id: a, kind: contest, window: {from: 2027-01-01, to: 2027-01-31}, cap: 5,"
-         " prizes: [{rank: 1, amount: 5}]}", "components[0].cap"),
+        (
+            "{id: a, kind: contest, window: {from: 2027-01-01, to: 2027-01-31}, cap: 5,"
+            " prizes: [{rank: 1, amount: 5}]}",
+            "components[0].cap",
+        ),
         # a prize with amount is cash
-        ("{id: a, kind: contest, window: {from: 2027-01-01, to: 2027-01-31},"
-         " prizes: [{rank: 1, amount: 5, cash: false}]}", "components[0].prizes[0].cash"),
+        (
+            "{id: a, kind: contest, window: {from: 2027-01-01, to: 2027-01-31},"
+            " prizes: [{rank: 1, amount: 5, cash: false}]}",
+            "components[0].prizes[0].cash",
+        ),
         ("{id: a, kind: spif, rate: 0.1}", "components[0].window"),
         ("{id: a, kind: commission, rate: -0.1}", "components[0].rate"),
         ("{id: a, kind: commission, rate: .nan}", "components[0].rate"),
@@ -186,8 +200,7 @@ clawback: {window_days: -1}
     assert "period" in found
     text = text.replace("period: week", "period: month")
     found = paths(text)
-    assert {"currency", "timezone", "effective", "components[1].id",
-            "clawback.window_days"} <= found
+    assert {"currency", "timezone", "effective", "components[1].id", "clawback.window_days"} <= found
 
 
 def test_not_yaml_at_all() -> None:
@@ -197,8 +210,7 @@ def test_not_yaml_at_all() -> None:
 
 def test_window_timestamps_are_days_in_the_plan_timezone() -> None:
     text = BASE.replace("period: quarter", "period: quarter\ntimezone: Europe/Oslo") + (
-        '  - {id: s, kind: spif, per_deal: 1, window: {from: "2027-01-31T23:30:00Z",'
-        ' to: "2027-02-28"}}\n'
+        '  - {id: s, kind: spif, per_deal: 1, window: {from: "2027-01-31T23:30:00Z", to: "2027-02-28"}}\n'
     )
     window = load_plan(text).components[0].window
     assert window is not None and str(window.from_) == "2027-02-01"

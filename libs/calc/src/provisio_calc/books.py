@@ -20,11 +20,14 @@ class QuotaBook:
             key = (quota.payee, quota.period)
             known = self._rows.get(key)
             if known is not None and known != quota.amount:
-                raise InputInvalid(
-                    "amount", f"two different quotas for {quota.payee} in {quota.period}"
-                )
+                raise InputInvalid("amount", f"two different quotas for {quota.payee} in {quota.period}")
             self._rows[key] = quota.amount
         self._cache: dict[tuple[str, str], Decimal | None] = {}
+
+    def replace(self, quota: Quota) -> None:
+        """Set (or change) one quota row; resolved quotas are recomputed on demand."""
+        self._rows[(quota.payee, quota.period)] = quota.amount
+        self._cache.clear()
 
     def resolve(self, payee: str, period: str) -> Decimal | None:
         """The quota for exactly `period`, else the sum of finer rows tiling it, else None."""
@@ -43,7 +46,7 @@ class QuotaBook:
 
 
 class FxBook:
-    """`from → plan currency` rates; the latest on or before a day, no inverse or cross rates."""
+    """`from -> plan currency` rates; the latest on or before a day, no inverse or cross rates."""
 
     def __init__(self, rates: Iterable[FxRate], to_currency: str) -> None:
         by_pair: dict[str, dict[date, Decimal]] = {}

@@ -55,13 +55,12 @@ def _plan_line(text: str, path: str) -> int | None:
         if isinstance(node, yaml.MappingNode) and isinstance(part, str):
             for key, value in node.value:
                 if getattr(key, "value", None) == part:
-                    child = value if not isinstance(value, yaml.ScalarNode) else value
+                    child = value
                     line = key.start_mark.line + 1
                     break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part < len(node.value):
-                child = node.value[part]
-                line = child.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+            line = child.start_mark.line + 1
         if child is None:
             break
         node = child
@@ -137,9 +136,7 @@ def read_activities(path: str) -> list[Activity]:
         known = seen.get(activity.key)
         if known is not None and known[1] != activity:
             field = _first_difference(known[1], activity)
-            raise BadInput(
-                f"{path}:{number}: {field}: activity {activity.key} differs from line {known[0]}"
-            )
+            raise BadInput(f"{path}:{number}: {field}: activity {activity.key} differs from line {known[0]}")
         seen.setdefault(activity.key, (number, activity))
         activities.append(activity)
     return activities
@@ -185,8 +182,12 @@ def read_payees(path: str) -> list[Payee]:
         roles = tuple(r for r in row.get("roles", "").split("|") if r) or ("rep",)
         territories = tuple(t for t in row.get("territories", "").split("|") if t)
         payees[payee_id] = Payee(
-            payee_id, row.get("name", ""), row.get("manager") or None, roles,
-            row.get("team") or None, territories,
+            payee_id,
+            row.get("name", ""),
+            row.get("manager") or None,
+            roles,
+            row.get("team") or None,
+            territories,
         )
     return list(payees.values())
 
@@ -270,8 +271,14 @@ def run(args: argparse.Namespace) -> str:
     activities = read_activities(args.activities) if args.activities else []
     try:
         result = calculate(
-            plan, deals, payees=payees, quotas=quotas, fx=fx, activities=activities,
-            as_of=as_of, explain=args.explain,
+            plan,
+            deals,
+            payees=payees,
+            quotas=quotas,
+            fx=fx,
+            activities=activities,
+            as_of=as_of,
+            explain=args.explain,
         )
     except InputInvalid as exc:
         raise BadInput(f"{args.deals}: {exc.field}: {exc.message}") from None

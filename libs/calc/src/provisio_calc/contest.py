@@ -1,4 +1,4 @@
-"""Contests: prizes by rank of the window's measure once the window has ended (rules 21–22)."""
+"""Contests: prizes by rank of the window's measure once the window has ended (rules 21-22)."""
 
 from __future__ import annotations
 

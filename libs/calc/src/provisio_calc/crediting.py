@@ -1,4 +1,4 @@
-"""Crediting: who a deal counts for, and with which share (PLANS.md rules 9–12)."""
+"""Crediting: who a deal counts for, and with which share (PLANS.md rules 9-12)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from provisio_calc.result import Line, Payout
 
 
 def draw_per_pay_period(plan: Plan) -> Decimal | None:
-    """The draw amount scaled to one pay period: amount × pay-period months / `per` months."""
+    """The draw amount scaled to one pay period: amount * pay-period months / `per` months."""
     if plan.draw is None:
         return None
     months = Decimal(MONTHS_IN[plan.pay_frequency])
@@ -28,8 +28,8 @@ def payouts(plan: Plan, lines: Iterable[Line], payees: Iterable[str], as_of: dat
     """One row per (payee, pay period) with an entry or a draw, through as_of's pay period.
 
     Draw arithmetic (rule 28), with e the cash earned in the pay period: below the draw,
-    the top-up is draw − e and, if recoverable, the balance drops by it; otherwise
-    recovered = min(e − draw, −balance). After the draw stops (effective.to) a balance
+    the top-up is draw - e and, if recoverable, the balance drops by it; otherwise
+    recovered = min(e - draw, -balance). After the draw stops (effective.to) a balance
     is still recovered from positive earnings. Only `payable` is rounded.
     """
     last = pay_period_of(as_of, plan.pay_frequency)

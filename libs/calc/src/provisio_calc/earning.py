@@ -39,10 +39,8 @@ def _band_bounds(
     return bounds
 
 
-def _band_earning(
-    comp: Component, index: int, amount: Decimal, quota: Decimal | None
-) -> Decimal:
-    """One band's pay on `amount` of value: rate × amount, or multiplier × TI × amount / quota."""
+def _band_earning(comp: Component, index: int, amount: Decimal, quota: Decimal | None) -> Decimal:
+    """One band's pay on `amount` of value: rate * amount, or multiplier * TI * amount / quota."""
     assert comp.tiers is not None
     band = comp.tiers.bands[index]
     if band.rate is not None:
@@ -52,9 +50,7 @@ def _band_earning(
     return divide(band.multiplier * comp.target_incentive * amount, quota)
 
 
-def _tiers(
-    comp: Component, value: Decimal, quota: Decimal | None, detail: dict[str, Any] | None
-) -> Decimal:
+def _tiers(comp: Component, value: Decimal, quota: Decimal | None, detail: dict[str, Any] | None) -> Decimal:
     assert comp.tiers is not None
     bands = comp.tiers.bands
     bounds = _band_bounds(comp, quota)
@@ -70,18 +66,30 @@ def _tiers(
                 earned = _band_earning(comp, j, piece, quota)
                 total += earned
                 crossed.append(
-                    {"band": j, "from": _s(lw), "to": _s(uw), "rate": _s(bands[j].rate),
-                     "multiplier": _s(bands[j].multiplier), "slice": _s(piece),
-                     "earned": _s(earned)}
+                    {
+                        "band": j,
+                        "from": _s(lw),
+                        "to": _s(uw),
+                        "rate": _s(bands[j].rate),
+                        "multiplier": _s(bands[j].multiplier),
+                        "slice": _s(piece),
+                        "earned": _s(earned),
+                    }
                 )
         else:
             for j, (lower, upper, lw, uw) in enumerate(bounds):
                 if lower <= value and (upper is None or value < upper):
                     total = _band_earning(comp, j, value, quota)
                     crossed.append(
-                        {"band": j, "from": _s(lw), "to": _s(uw), "rate": _s(bands[j].rate),
-                         "multiplier": _s(bands[j].multiplier), "slice": _s(value),
-                         "earned": _s(total)}
+                        {
+                            "band": j,
+                            "from": _s(lw),
+                            "to": _s(uw),
+                            "rate": _s(bands[j].rate),
+                            "multiplier": _s(bands[j].multiplier),
+                            "slice": _s(value),
+                            "earned": _s(total),
+                        }
                     )
                     break
     if detail is not None:
@@ -99,9 +107,9 @@ def earn(
     quota: Decimal | None,
     detail: dict[str, Any] | None = None,
 ) -> Decimal:
-    """E for one (payee, component, period) (PLANS.md rules 17–19).
+    """E for one (payee, component, period) (PLANS.md rules 17-19).
 
-    `quota` is None when missing or ≤ 0; callers must not call this for a component
+    `quota` is None when missing or <= 0; callers must not call this for a component
     that needs a quota without one. When `detail` is a dict, the arithmetic is
     written into it for the explanation.
     """
@@ -112,15 +120,15 @@ def earn(
         if comp.amount is not None:
             earned = comp.amount if met else ZERO
             if detail is not None:
-                detail["formula"] = f"{_s(comp.amount)} when attainment ≥ {_s(bar)}%"
+                detail["formula"] = f"{_s(comp.amount)} when attainment >= {_s(bar)}%"
         else:
             assert comp.rate_of_excess is not None
             excess = value - bar * quota / HUNDRED
             earned = comp.rate_of_excess * excess if met else ZERO
             if detail is not None:
                 detail["formula"] = (
-                    f"rate_of_excess {_s(comp.rate_of_excess)} × (value − {_s(bar)}% × quota)"
-                    f" when attainment ≥ {_s(bar)}%"
+                    f"rate_of_excess {_s(comp.rate_of_excess)} * (value - {_s(bar)}% * quota)"
+                    f" when attainment >= {_s(bar)}%"
                 )
                 detail["excess"] = _s(excess)
         if detail is not None:
@@ -128,12 +136,12 @@ def earn(
     elif comp.rate is not None:
         earned = comp.rate * value
         if detail is not None:
-            detail["formula"] = f"rate {_s(comp.rate)} × value"
+            detail["formula"] = f"rate {_s(comp.rate)} * value"
     elif comp.tiers is not None:
         earned = _tiers(comp, value, quota, detail)
         if detail is not None:
             detail["formula"] = (
-                "Σ band rate × slice of value in band"
+                "sum of band rate * slice of value in band"
                 if comp.tiers.method == "marginal"
                 else "all of value at the rate of the band it reaches"
             )
@@ -141,7 +149,7 @@ def earn(
         assert comp.per_deal is not None
         earned = comp.per_deal * count
         if detail is not None:
-            detail["formula"] = f"per_deal {_s(comp.per_deal)} × credited deals {_s(count)}"
+            detail["formula"] = f"per_deal {_s(comp.per_deal)} * credited deals {_s(count)}"
     if comp.threshold is not None:
         assert quota is not None
         met = value * HUNDRED >= comp.threshold * quota

@@ -10,26 +10,14 @@ from typing import Any
 from provisio_calc.contest import awards
 from provisio_calc.draws import payouts as build_payouts
 from provisio_calc.inputs import Activity, Deal, FxRate, InputInvalid, Payee, Quota
-from provisio_calc.numbers import EXACT, ZERO, format_decimal
+from provisio_calc.numbers import EXACT, format_decimal
 from provisio_calc.periods import local_day, local_instant, period_of
 from provisio_calc.plan import Plan
 from provisio_calc.result import CalcException, CalcResult, Entry, Line
-from provisio_calc.setup import Contribution, Key, Setup
+from provisio_calc.setup import Aggregate, Contribution, Key, Setup
 from provisio_calc.timeline import collect_revisions, deal_events
 
 _EventOrder = tuple[date, int, str, str, int]
-
-
-class _Agg:
-    """Running state of one (payee, component, period)."""
-
-    __slots__ = ("count", "earned", "entries", "value")
-
-    def __init__(self) -> None:
-        self.value = ZERO
-        self.count = ZERO
-        self.earned = ZERO
-        self.entries: list[Entry] = []
 
 
 def dedupe_activities(activities: Iterable[Activity]) -> list[Activity]:
@@ -122,7 +110,7 @@ class _Calculation:
             events.append((order, day, "activity " + activity.key, None, contribution))
         events.sort(key=lambda event: event[0])
 
-        aggs: dict[Key, _Agg] = {}
+        aggs: dict[Key, Aggregate] = {}
         current: dict[str, Contribution] = {}
         is_contest = setup.is_contest
         for _order, day, owner_key, deal_ref, contribution in events:
@@ -136,7 +124,7 @@ class _Calculation:
             for key, (value, count) in contribution.items():
                 target = aggs.get(key)
                 if target is None:
-                    target = aggs[key] = _Agg()
+                    target = aggs[key] = Aggregate()
                 target.value += value
                 target.count += count
                 if key not in previous:
@@ -154,16 +142,14 @@ class _Calculation:
         credits = self._credits(current, final_snapshot) if self.explain else {}
         lines = self._lines(aggs, credits)
         universe = set(setup.hierarchy.payees)
-        for deal_key, revisions_by_number in by_deal.items():
+        for revisions_by_number in by_deal.values():
             for snapshot in revisions_by_number.values():
                 universe.add(snapshot.owner)
                 universe.update(s.payee for s in snapshot.splits)
         universe.update(a.owner for a in activity_list)
         self._unknown_payees(by_deal, activity_list)
         payout_rows = build_payouts(self.plan, lines, universe, self.as_of)
-        exceptions = sorted(
-            self.exceptions, key=lambda e: (e.kind, e.payee or "", e.deal or "", e.detail)
-        )
+        exceptions = sorted(self.exceptions, key=lambda e: (e.kind, e.payee or "", e.deal or "", e.detail))
         return CalcResult(self.plan.id, self.plan.currency, lines, payout_rows, exceptions)
 
     # ---------------------------------------------------------------- lines
@@ -198,7 +184,7 @@ class _Calculation:
         return credits
 
     def _explanation(
-        self, key: Key, agg: _Agg, quota: Decimal | None, credits: list[dict[str, Any]] | None
+        self, key: Key, agg: Aggregate, quota: Decimal | None, credits: list[dict[str, Any]] | None
     ) -> dict[str, Any]:
         setup = self.setup
         comp = setup.components[key[1]]
@@ -223,7 +209,7 @@ class _Calculation:
             ]
         return detail
 
-    def _lines(self, aggs: dict[Key, _Agg], credits: dict[Key, list[dict[str, Any]]]) -> list[Line]:
+    def _lines(self, aggs: dict[Key, Aggregate], credits: dict[Key, list[dict[str, Any]]]) -> list[Line]:
         setup = self.setup
         lines: list[Line] = []
         contest_values: dict[int, dict[str, Decimal]] = {}
@@ -238,17 +224,26 @@ class _Calculation:
             if quota is None and setup.needs_quota[ci]:
                 self.exceptions.append(
                     CalcException(
-                        "missing_quota", payee, None,
+                        "missing_quota",
+                        payee,
+                        None,
                         f"component {comp.id} needs a quota above 0 for {period}",
                     )
                 )
                 continue
-            explanation = self._explanation(
-                key, agg, quota, credits.get(key, []) if self.explain else None
-            )
+            explanation = self._explanation(key, agg, quota, credits.get(key, []) if self.explain else None)
             lines.append(
-                Line(payee, comp.id, period, agg.value, setup.attainment(agg.value, quota),
-                     agg.earned, True, explanation, tuple(agg.entries))
+                Line(
+                    payee,
+                    comp.id,
+                    period,
+                    agg.value,
+                    setup.attainment(agg.value, quota),
+                    agg.earned,
+                    True,
+                    explanation,
+                    tuple(agg.entries),
+                )
             )
         for ci in sorted(contest_values):
             lines.extend(self._contest_lines(ci, contest_values[ci]))
@@ -277,14 +272,21 @@ class _Calculation:
                 "earned": format_decimal(worth),
             }
             lines.append(
-                Line(award.payee, comp.id, period, award.value, None, worth,
-                     award.prize.is_cash, explanation, entries)
+                Line(
+                    award.payee,
+                    comp.id,
+                    period,
+                    award.value,
+                    None,
+                    worth,
+                    award.prize.is_cash,
+                    explanation,
+                    entries,
+                )
             )
         return lines
 
-    def _unknown_payees(
-        self, by_deal: dict[str, dict[int, Deal]], activities: list[Activity]
-    ) -> None:
+    def _unknown_payees(self, by_deal: dict[str, dict[int, Deal]], activities: list[Activity]) -> None:
         setup = self.setup
         if not setup.payee_list_given:
             return
@@ -296,13 +298,17 @@ class _Calculation:
                     if payee not in known and payee not in seen:
                         seen.add(payee)
                         self.exceptions.append(
-                            CalcException("unknown_payee", payee, deal_key,
-                                          f"{payee} is not in the payee list")
+                            CalcException(
+                                "unknown_payee", payee, deal_key, f"{payee} is not in the payee list"
+                            )
                         )
         for activity in activities:
             if activity.owner not in known:
                 self.exceptions.append(
-                    CalcException("unknown_payee", activity.owner, None,
-                                  f"{activity.owner} (owner of activity {activity.key}) "
-                                  "is not in the payee list")
+                    CalcException(
+                        "unknown_payee",
+                        activity.owner,
+                        None,
+                        f"{activity.owner} (owner of activity {activity.key}) is not in the payee list",
+                    )
                 )

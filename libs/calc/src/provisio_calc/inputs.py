@@ -55,7 +55,7 @@ def _when(value: object, field: str) -> date | datetime:
 
 @dataclass(frozen=True, slots=True)
 class Split:
-    """One split of a deal: `payee` gets `share` (0 < share ≤ 1) of its value."""
+    """One split of a deal: `payee` gets `share` (0 < share <= 1) of its value."""
 
     payee: str
     share: Decimal
@@ -72,7 +72,7 @@ class DealLine:
 
 @dataclass(frozen=True, slots=True)
 class Deal:
-    """One deal snapshot (DESIGN.md §3), as carried by deals.v1."""
+    """One deal snapshot (DESIGN.md section 3), as carried by deals.v1."""
 
     source: str
     external_id: str

@@ -22,16 +22,12 @@ class CompiledMeasure:
         )
         self.deal_types = frozenset(measure.deal_types) if measure.deal_types is not None else None
         self.products = frozenset(measure.products) if measure.products is not None else None
-        self.territories = (
-            frozenset(measure.territories) if measure.territories is not None else None
-        )
+        self.territories = frozenset(measure.territories) if measure.territories is not None else None
 
     @property
     def has_filters(self) -> bool:
         """True when any of deal_types, products, territories is given."""
-        return (
-            self.deal_types is not None or self.products is not None or self.territories is not None
-        )
+        return self.deal_types is not None or self.products is not None or self.territories is not None
 
     def deal_passes(self, deal: Deal) -> bool:
         """The deal filters (rules 13, 14): type, territory, at least one matching product line."""

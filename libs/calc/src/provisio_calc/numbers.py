@@ -28,7 +28,7 @@ def parse_decimal(value: object) -> Decimal:
         result = Decimal(value)
     elif isinstance(value, float):
         raise ValueError(
-            f"the number {value!r} was read as a float; give it as text (\"{value!r}\") "
+            f'the number {value!r} was read as a float; give it as text ("{value!r}") '
             "or pass the document's source text"
         )
     elif isinstance(value, str):

@@ -105,7 +105,7 @@ def period_bounds(text: str) -> tuple[date, date]:
 
 
 def period_children(text: str) -> list[str]:
-    """The next finer periods that tile `text` (year → halves → quarters → months)."""
+    """The next finer periods that tile `text` (year -> halves -> quarters -> months)."""
     kind, year, index = parse_period(text)
     if kind == "year":
         return [f"{year:04d}-H1", f"{year:04d}-H2"]

@@ -69,7 +69,7 @@ class DateRange(_Model):
     to: date
 
     def contains(self, day: date) -> bool:
-        """True when from ≤ day ≤ to."""
+        """True when from <= day <= to."""
         return self.from_ <= day <= self.to
 
 
@@ -264,7 +264,7 @@ def parse_document(source: str | bytes, filename: str | None = None) -> Any:
             if (filename or "").lower().endswith(".json"):
                 raise PlanInvalid([PlanProblem("", f"not valid JSON: {exc}")]) from None
     try:
-        return yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_DecimalLoader)
     except yaml.YAMLError as exc:
         raise PlanInvalid([PlanProblem("", f"not valid YAML: {exc}")]) from None
 
@@ -348,8 +348,7 @@ def _check_window(
         problems.append(
             PlanProblem(
                 path,
-                f"window {window.from_}..{window.to} is outside effective "
-                f"{effective.from_}..{effective.to}",
+                f"window {window.from_}..{window.to} is outside effective {effective.from_}..{effective.to}",
             )
         )
 
@@ -369,9 +368,7 @@ def _check_tiers(problems: list[PlanProblem], path: str, comp: Component) -> Non
         _not_negative(problems, f"{bp}.rate", band.rate)
         _not_negative(problems, f"{bp}.multiplier", band.multiplier)
         if band.multiplier is not None and comp.target_incentive is None:
-            problems.append(
-                PlanProblem(f"{path}.target_incentive", "multiplier bands need target_incentive")
-            )
+            problems.append(PlanProblem(f"{path}.target_incentive", "multiplier bands need target_incentive"))
         if band.from_ is not None and band.from_ != previous:
             what = "overlapping" if band.from_ < previous else "non-contiguous"
             problems.append(
@@ -391,8 +388,7 @@ def _check_tiers(problems: list[PlanProblem], path: str, comp: Component) -> Non
                 problems.append(
                     PlanProblem(
                         f"{bp}.to",
-                        f"bands must ascend: to {band.to} is not above the band's lower "
-                        f"bound {previous}",
+                        f"bands must ascend: to {band.to} is not above the band's lower bound {previous}",
                     )
                 )
             previous = max(previous, band.to)
@@ -421,9 +417,7 @@ def _check_component(
     path = f"components[{i}]"
     for field, kinds in _ONLY_FOR.items():
         if getattr(comp, field) is not None and comp.kind not in kinds:
-            problems.append(
-                PlanProblem(f"{path}.{field}", f"does not apply to a {comp.kind} component")
-            )
+            problems.append(PlanProblem(f"{path}.{field}", f"does not apply to a {comp.kind} component"))
     if comp.kind in ("commission", "spif"):
         given = [f for f in ("rate", "tiers", "per_deal") if getattr(comp, f) is not None]
         if len(given) != 1:
@@ -439,9 +433,8 @@ def _check_component(
             problems.append(PlanProblem(f"{path}.when", "a bonus needs when.attainment_at_least"))
         if (comp.amount is None) == (comp.rate_of_excess is None):
             problems.append(PlanProblem(path, "a bonus needs exactly one of amount or rate_of_excess"))
-    if comp.kind in ("spif", "contest"):
-        if comp.window is None:
-            problems.append(PlanProblem(f"{path}.window", f"a {comp.kind} needs a window"))
+    if comp.kind in ("spif", "contest") and comp.window is None:
+        problems.append(PlanProblem(f"{path}.window", f"a {comp.kind} needs a window"))
     if comp.window is not None:
         _check_window(problems, f"{path}.window", comp.window, effective)
     if comp.kind == "contest":
@@ -467,8 +460,7 @@ def _check_component(
             _not_negative(problems, f"{pp}.value", prize.value)
     if comp.tiers is not None:
         _check_tiers(problems, path, comp)
-    for field in ("rate", "per_deal", "target_incentive", "threshold", "cap", "amount",
-                  "rate_of_excess"):
+    for field in ("rate", "per_deal", "target_incentive", "threshold", "cap", "amount", "rate_of_excess"):
         _not_negative(problems, f"{path}.{field}", getattr(comp, field))
     if comp.when is not None:
         _not_negative(problems, f"{path}.when.attainment_at_least", comp.when.attainment_at_least)
@@ -495,7 +487,9 @@ def _check_plan(problems: list[PlanProblem], plan: Plan) -> None:
     for i, comp in enumerate(plan.components):
         if comp.id in seen:
             problems.append(
-                PlanProblem(f"components[{i}].id", f"duplicate id {comp.id!r} (also components[{seen[comp.id]}])")
+                PlanProblem(
+                    f"components[{i}].id", f"duplicate id {comp.id!r} (also components[{seen[comp.id]}])"
+                )
             )
         seen.setdefault(comp.id, i)
         _check_component(problems, i, comp, plan.effective)
@@ -548,9 +542,7 @@ def _unique(problems: list[PlanProblem]) -> list[PlanProblem]:
     return list(dict.fromkeys(problems))
 
 
-def load_plan(
-    source: str | bytes | Mapping[str, Any], *, filename: str | None = None
-) -> Plan:
+def load_plan(source: str | bytes | Mapping[str, Any], *, filename: str | None = None) -> Plan:
     """Read and validate a plan from YAML or JSON text, or an already-parsed mapping.
 
     Raises PlanInvalid listing every problem, each with its path.

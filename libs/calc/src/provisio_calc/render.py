@@ -9,12 +9,18 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from provisio_calc.numbers import format_decimal
-
 from provisio_calc.result import CalcResult
 
 LINE_COLUMNS = ("payee", "component", "period", "value", "attainment", "earned", "cash")
 PAYOUT_COLUMNS = (
-    "payee", "pay_period", "earned", "draw_topup", "recovered", "balance", "payable", "non_cash",
+    "payee",
+    "pay_period",
+    "earned",
+    "draw_topup",
+    "recovered",
+    "balance",
+    "payable",
+    "non_cash",
 )
 
 
@@ -39,8 +45,9 @@ def render_csv(result: CalcResult, *, explain: bool = False) -> str:
     writer.writerow(header)
     for line in result.lines:
         row = line.to_dict()
-        cells = ["" if row[c] is None else str(row[c]).lower() if c == "cash" else row[c]
-                 for c in LINE_COLUMNS]
+        cells = [
+            "" if row[c] is None else str(row[c]).lower() if c == "cash" else row[c] for c in LINE_COLUMNS
+        ]
         if explain:
             cells.append(json.dumps(row["explanation"], ensure_ascii=False, separators=(",", ":")))
         writer.writerow(cells)
@@ -53,8 +60,10 @@ def _table(rows: list[list[str]], header: list[str], numeric: set[int]) -> list[
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
 
     def fmt(row: list[str]) -> str:
-        cells = [c.rjust(w) if i in numeric else c.ljust(w)
-                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        cells = [
+            c.rjust(w) if i in numeric else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
         return "  ".join(cells).rstrip()
 
     return [fmt(header), "  ".join("-" * w for w in widths), *(fmt(r) for r in rows)]
@@ -69,9 +78,9 @@ def _explain_lines(explanation: dict[str, Any]) -> list[str]:
         out.append(f"quota: {explanation['quota']}")
     for band in explanation.get("bands", []):
         how = f"rate {band['rate']}" if "rate" in band else f"multiplier {band['multiplier']}"
-        upper = band.get("to", "∞")
+        upper = band.get("to", "inf")
         out.append(
-            f"band {band['band']} [{band['from']}, {upper}): {how} × {band['slice']} = {band['earned']}"
+            f"band {band['band']} [{band['from']}, {upper}): {how} * {band['slice']} = {band['earned']}"
         )
     if "threshold" in explanation:
         t = explanation["threshold"]
@@ -86,10 +95,10 @@ def _explain_lines(explanation: dict[str, Any]) -> list[str]:
         out.append(f"rank {explanation['rank']}: {json.dumps(explanation['prize'])}")
     for credit in explanation.get("credits", []):
         if "deal" in credit:
-            fx = f" × fx {credit['fx_rate']}" if "fx_rate" in credit else ""
+            fx = f" * fx {credit['fx_rate']}" if "fx_rate" in credit else ""
             out.append(
                 f"credit {credit['deal']} r{credit['revision']} closed {credit['close_day']}: "
-                f"{credit['amount']} {credit['currency']}{fx}, share {credit['share']} → {credit['value']}"
+                f"{credit['amount']} {credit['currency']}{fx}, share {credit['share']} -> {credit['value']}"
             )
         else:
             out.append(f"credit activity {credit['activity']}, share {credit['share']}")
@@ -109,11 +118,17 @@ def render_table(result: CalcResult, *, explain: bool = False) -> str:
     line_rows = []
     for line in result.lines:
         d = line.to_dict()
-        line_rows.append([
-            d["payee"], d["component"], d["period"], d["value"],
-            "-" if line.attainment is None else _percent(line.attainment),
-            d["earned"], "yes" if d["cash"] else "no",
-        ])
+        line_rows.append(
+            [
+                d["payee"],
+                d["component"],
+                d["period"],
+                d["value"],
+                "-" if line.attainment is None else _percent(line.attainment),
+                d["earned"],
+                "yes" if d["cash"] else "no",
+            ]
+        )
     table = _table(line_rows, list(LINE_COLUMNS), {3, 4, 5})
     if explain:
         out.extend(table[:2])

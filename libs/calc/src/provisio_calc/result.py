@@ -12,7 +12,7 @@ from provisio_calc.numbers import format_decimal
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One dated posting E' − E of a line (rules 23 and 25); `deal` is what caused it."""
+    """One dated posting E' - E of a line (rules 23 and 25); `deal` is what caused it."""
 
     day: date
     amount: Decimal

@@ -16,12 +16,24 @@ from provisio_calc.measures import CompiledMeasure
 from provisio_calc.numbers import HUNDRED, ZERO, divide
 from provisio_calc.periods import local_day, period_of
 from provisio_calc.plan import Plan
-from provisio_calc.result import CalcException
+from provisio_calc.result import CalcException, Entry
 
 # (payee, component index, period); contests use period "" (their value spans the window).
 Key = tuple[str, int, str]
 # Per key: [value, credited count] this deal or activity adds.
 Contribution = dict[Key, list[Decimal]]
+
+
+class Aggregate:
+    """Running state of one (payee, component, period): V, N, E and its dated entries."""
+
+    __slots__ = ("count", "earned", "entries", "value")
+
+    def __init__(self) -> None:
+        self.value = ZERO
+        self.count = ZERO
+        self.earned = ZERO
+        self.entries: list[Entry] = []
 
 
 class Setup:
@@ -154,12 +166,12 @@ class Setup:
     # ---------------------------------------------------------------- earning
 
     def quota(self, payee: str, period: str) -> Decimal | None:
-        """The usable quota (rule 6), or None when missing or ≤ 0 (rule 7)."""
+        """The usable quota (rule 6), or None when missing or <= 0 (rule 7)."""
         quota = self.quotas.resolve(payee, period)
         return quota if quota is not None and quota > 0 else None
 
     def attainment(self, value: Decimal, quota: Decimal | None) -> Decimal | None:
-        """value / quota × 100 to 28 significant digits, or None without a quota (rule 8)."""
+        """value / quota * 100 to 28 significant digits, or None without a quota (rule 8)."""
         return None if quota is None else divide(value * HUNDRED, quota)
 
     def earned(

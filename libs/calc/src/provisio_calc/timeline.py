@@ -1,4 +1,4 @@
-"""A deal's revision history → the dated states it earns on (PLANS.md rules 23–26)."""
+"""A deal's revision history -> the dated states it earns on (PLANS.md rules 23-26)."""
 
 from __future__ import annotations
 
@@ -23,18 +23,16 @@ class DealEvent:
     snapshot: Deal | None
 
 
-def collect_revisions(
-    deals: Iterable[Deal], tz: str, as_of: date | None
-) -> dict[str, dict[int, Deal]]:
+def collect_revisions(deals: Iterable[Deal], tz: str, as_of: date | None) -> dict[str, dict[int, Deal]]:
     """Group snapshots by deal, dropping identical repeats and revisions changed after as_of.
 
     Raises InputInvalid when two different snapshots share a revision (rule 30).
     """
     by_deal: dict[str, dict[int, Deal]] = {}
     for deal in deals:
-        if as_of is not None and deal.changed_at is not None:
-            if local_day(deal.changed_at, tz) > as_of:
-                continue
+        changed = deal.changed_at
+        if as_of is not None and changed is not None and local_day(changed, tz) > as_of:
+            continue
         revisions = by_deal.setdefault(deal.key, {})
         known = revisions.get(deal.revision)
         if known is None:

@@ -2,7 +2,6 @@ import json
 import logging
 
 import pytest
-
 from provisio_common.auth import TokenVerifier, mint_token
 from provisio_common.logging import JsonFormatter, bind_event_id, request_id_var
 from provisio_common.problems import Problem
@@ -26,7 +25,9 @@ def test_minted_token_verifies_with_its_role_and_a_forged_one_does_not() -> None
     settings = ProvisioSettings(jwt_secret="a-test-secret-that-is-long-enough-for-hs256")
     principal = TokenVerifier(settings).verify(mint_token(settings, "rep-1", "rep"))
     assert (principal.sub, principal.role) == ("rep-1", "rep")
-    forged = mint_token(ProvisioSettings(jwt_secret="another-secret-that-is-long-enough-for-hs256"), "rep-1", "admin")
+    forged = mint_token(
+        ProvisioSettings(jwt_secret="another-secret-that-is-long-enough-for-hs256"), "rep-1", "admin"
+    )
     with pytest.raises(Problem) as info:
         TokenVerifier(settings).verify(forged)
     assert info.value.status == 401
