@@ -17,6 +17,7 @@ from .conftest import Stack
 TODAY = datetime.now(UTC).date()
 YEAR = TODAY.year
 PAY_PERIOD = f"{TODAY:%Y-%m}"
+QUARTER = f"{YEAR}-Q{(TODAY.month - 1) // 3 + 1}"
 
 PLAN_YAML = f"""
 id: flat
@@ -75,6 +76,8 @@ async def setup_company(client: httpx.AsyncClient, stack: Stack) -> None:
     ]:
         r = await client.put(f"{stack.quota}/payees/{payee_id}", json=body, headers=admin)
         assert r.status_code == 201, r.text
+    r = await client.put(f"{stack.quota}/quotas/ann/{QUARTER}", json={"amount": "10000"}, headers=admin)
+    assert r.status_code == 201, r.text
 
 
 async def test_won_deal_reaches_the_reps_statement_and_cancellation_reverses_it(stack: Stack) -> None:
@@ -97,6 +100,13 @@ async def test_won_deal_reaches_the_reps_statement_and_cancellation_reverses_it(
         assert line["entries"][0]["deal"] == "generic:D-1"
         assert line["entries"][0]["explanation"]  # the arithmetic travels with the entry
 
+        # credits.v1 reaches quota-service: 1250.00 of a 10000 quota is 12.5% attained.
+        async def attained(percent: str | None) -> bool:
+            r = await client.get(f"{stack.quota}/attainment/ann/{QUARTER}", headers=ann)
+            return r.status_code == 200 and r.json()["attainment"] == percent
+
+        await eventually(lambda: attained("12.5"))
+
         # The same webhook delivered again is acknowledged and changes nothing.
         again = await send(client, stack, "msg-1", {"type": "deal.snapshot", "data": deal("won")})
         assert again.status_code == 200 and again.json()["outcome"] == "duplicate"
@@ -104,6 +114,7 @@ async def test_won_deal_reaches_the_reps_statement_and_cancellation_reverses_it(
         r = await send(client, stack, "msg-2", {"type": "deal.snapshot", "data": deal("cancelled")})
         assert r.status_code == 202 and r.json()["revision"] == 2
         await eventually(lambda: statement_shows("0.00"))
+        await eventually(lambda: attained("0"))
         ledger = (
             await client.get(f"{stack.calc}/ledger?payee=ann", headers=auth(stack, "admin", "admin-1"))
         ).json()

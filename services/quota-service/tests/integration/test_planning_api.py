@@ -163,3 +163,20 @@ async def test_quota_needs_a_known_payee_a_period_and_a_decimal_string(quota: Qu
         )
         assert nobody.status_code == 422 and nobody.json()["errors"][0]["field"] == "payee"
     assert await rows(quota, "SELECT count(*) FROM quotas") == 1
+
+
+async def test_health_readiness_and_metrics(quota: Quota, broker) -> None:  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(f"{quota.url}/healthz")).json() == {"status": "ok"}
+        ready = await client.get(f"{quota.url}/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+        await client.get(f"{quota.url}/payees", headers=quota.headers())
+        metrics = (await client.get(f"{quota.url}/metrics")).text
+        assert 'provisio_http_requests_total{method="GET",route="/payees"' in metrics
+        assert "provisio_outbox_backlog_rows" in metrics
+        assert (await client.get(f"{quota.url}/docs")).status_code == 200
+        broker.stop()
+        not_ready = await client.get(f"{quota.url}/readyz", timeout=10)
+        assert not_ready.status_code == 503
+        assert not_ready.json()["checks"]["broker"] != "ok"
