@@ -55,6 +55,35 @@ def send_deal(ns: argparse.Namespace) -> int:
     return 0 if response.is_success else 1
 
 
+def replay(ns: argparse.Namespace) -> int:
+    """Mark every retained outbox row unsent; the running relays publish them again."""
+    import asyncio
+
+    import sqlalchemy as sa
+    from provisio_common.db import create_engine
+
+    from provisio_cli.stack import DATABASES
+
+    settings = Stack(Path(ns.state)).settings()
+    names = [ns.service] if ns.service else list(DATABASES)
+
+    async def run() -> None:
+        for name in names:
+            engine = create_engine(settings.dsn(DATABASES[name]))
+            try:
+                async with engine.begin() as conn:
+                    result = await conn.execute(
+                        sa.text("UPDATE outbox SET sent_at = NULL WHERE sent_at IS NOT NULL")
+                    )
+                    await conn.execute(sa.text("SELECT pg_notify('provisio_outbox', '')"))
+                print(f"{name}: {result.rowcount} outbox rows queued for re-publishing")
+            finally:
+                await engine.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
 def bench(ns: argparse.Namespace) -> int:
     script = Path(__file__).resolve().parents[3] / "calc" / "bench" / "bench_calc.py"
     if not script.exists():

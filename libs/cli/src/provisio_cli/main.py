@@ -37,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--type", default="deal.snapshot", choices=["deal.snapshot", "activity"])
     send.add_argument("--id", help="webhook-id (default: a new ULID)")
     send.add_argument("--state", default=".provisio")
+    replay = sub.add_parser("replay", help="re-publish every retained outbox row")
+    replay.add_argument(
+        "--service", choices=["deal-ingest", "calc-engine", "quota-service", "payout-service"]
+    )
+    replay.add_argument("--state", default=".provisio")
     sub.add_parser("bench", help="run the benchmarks")
     serve = sub.add_parser("serve", help="run one service in the foreground")
     serve.add_argument("service", choices=["deal-ingest", "calc-engine", "quota-service", "payout-service"])

@@ -29,6 +29,12 @@ SERVICES = {
     "quota-service": ("quota_service", 8103),
     "payout-service": ("payout_service", 8104),
 }
+DATABASES = {
+    "deal-ingest": "provisio_ingest",
+    "calc-engine": "provisio_calc",
+    "quota-service": "provisio_quota",
+    "payout-service": "provisio_payout",
+}
 DEFAULT_PG_PORT = 54320
 DEFAULT_BROKER_PORT = 19092
 HOST = "127.0.0.1"
