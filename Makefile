@@ -39,7 +39,7 @@ bench: venv
 
 lint: venv
 	$(VENV)/bin/ruff check libs services
-	$(VENV)/bin/mypy libs/common/src libs/calc/src
+	$(VENV)/bin/mypy libs/common/src libs/calc/src libs/cli/src services/*/src
 
 clean: down
 	rm -rf $(STATE) $(VENV)

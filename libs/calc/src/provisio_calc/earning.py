@@ -50,13 +50,16 @@ def _band_earning(comp: Component, index: int, amount: Decimal, quota: Decimal |
     return divide(band.multiplier * comp.target_incentive * amount, quota)
 
 
-def _tiers(comp: Component, value: Decimal, quota: Decimal | None, detail: dict[str, Any] | None) -> Decimal:
+def _tiers(
+    comp: Component, value: Decimal, quota: Decimal | None, detail: dict[str, Any] | None
+) -> Decimal:
     assert comp.tiers is not None
     bands = comp.tiers.bands
-    bounds = _band_bounds(comp, quota)
-    crossed: list[dict[str, Any]] = []
+    # (band index, written from, written to, slice of value, earned in band)
+    crossed: list[tuple[int, Decimal, Decimal | None, Decimal, Decimal]] = []
     total = ZERO
     if value > 0:
+        bounds = _band_bounds(comp, quota)
         if comp.tiers.method == "marginal":
             for j, (lower, upper, lw, uw) in enumerate(bounds):
                 if value <= lower:
@@ -65,38 +68,30 @@ def _tiers(comp: Component, value: Decimal, quota: Decimal | None, detail: dict[
                 piece = top - lower
                 earned = _band_earning(comp, j, piece, quota)
                 total += earned
-                crossed.append(
-                    {
-                        "band": j,
-                        "from": _s(lw),
-                        "to": _s(uw),
-                        "rate": _s(bands[j].rate),
-                        "multiplier": _s(bands[j].multiplier),
-                        "slice": _s(piece),
-                        "earned": _s(earned),
-                    }
-                )
+                crossed.append((j, lw, uw, piece, earned))
         else:
             for j, (lower, upper, lw, uw) in enumerate(bounds):
                 if lower <= value and (upper is None or value < upper):
                     total = _band_earning(comp, j, value, quota)
-                    crossed.append(
-                        {
-                            "band": j,
-                            "from": _s(lw),
-                            "to": _s(uw),
-                            "rate": _s(bands[j].rate),
-                            "multiplier": _s(bands[j].multiplier),
-                            "slice": _s(value),
-                            "earned": _s(total),
-                        }
-                    )
+                    crossed.append((j, lw, uw, value, total))
                     break
     if detail is not None:
         detail["tiers"] = {"basis": comp.tiers.basis, "method": comp.tiers.method}
         if comp.target_incentive is not None:
             detail["tiers"]["target_incentive"] = _s(comp.target_incentive)
-        detail["bands"] = [{k: v for k, v in band.items() if v is not None} for band in crossed]
+        rows = []
+        for j, lw, uw, piece, earned in crossed:
+            row: dict[str, Any] = {"band": j, "from": _s(lw)}
+            if uw is not None:
+                row["to"] = _s(uw)
+            if bands[j].rate is not None:
+                row["rate"] = _s(bands[j].rate)
+            else:
+                row["multiplier"] = _s(bands[j].multiplier)
+            row["slice"] = _s(piece)
+            row["earned"] = _s(earned)
+            rows.append(row)
+        detail["bands"] = rows
     return total
 
 

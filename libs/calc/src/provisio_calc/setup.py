@@ -64,6 +64,7 @@ class Setup:
             marker = (comp.credit, comp.applies_to)
             self.credit_group.append(groups.setdefault(marker, len(groups)))
         self.windows = [c.window for c in self.components]
+        self._usable: dict[tuple[str, str], Decimal | None] = {}
 
     # ---------------------------------------------------------------- deals
 
@@ -167,8 +168,17 @@ class Setup:
 
     def quota(self, payee: str, period: str) -> Decimal | None:
         """The usable quota (rule 6), or None when missing or <= 0 (rule 7)."""
+        key = (payee, period)
+        if key in self._usable:
+            return self._usable[key]
         quota = self.quotas.resolve(payee, period)
-        return quota if quota is not None and quota > 0 else None
+        usable = quota if quota is not None and quota > 0 else None
+        self._usable[key] = usable
+        return usable
+
+    def forget_quotas(self) -> None:
+        """Drop cached quotas after a quota row changed."""
+        self._usable.clear()
 
     def attainment(self, value: Decimal, quota: Decimal | None) -> Decimal | None:
         """value / quota * 100 to 28 significant digits, or None without a quota (rule 8)."""

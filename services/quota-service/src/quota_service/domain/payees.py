@@ -14,6 +14,10 @@ CRM_REF = re.compile(r"^(hubspot|pipedrive|salesforce|generic):[^\s:]+$")
 PAYEE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
+def _default_roles() -> list[Role]:
+    return ["rep"]
+
+
 class PayeeIn(BaseModel):
     """The body of `PUT /payees/{id}`."""
 
@@ -22,7 +26,7 @@ class PayeeIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     email: str | None = None
     manager: str | None = None
-    roles: list[Role] = Field(default_factory=lambda: ["rep"], min_length=1)
+    roles: list[Role] = Field(default_factory=_default_roles, min_length=1)
     team: str | None = None
     territories: list[str] = Field(default_factory=list)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
