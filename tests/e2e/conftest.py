@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from fastapi import FastAPI
+
 from calc_engine.bootstrap import MIGRATIONS as CALC_MIGRATIONS
 from calc_engine.bootstrap import build_app as calc_app
 from calc_engine.settings import CalcSettings
@@ -34,6 +36,7 @@ class Stack:
     payout: str
     settings: ProvisioSettings
     webhook_secret: str
+    apps: dict[str, FastAPI]
 
 
 @pytest.fixture
@@ -47,10 +50,12 @@ async def stack(fresh_db, base_settings: ProvisioSettings) -> AsyncIterator[Stac
         (PayoutSettings, "payout", PAYOUT_MIGRATIONS, payout_app, {}),
     ]
     urls: dict[str, str] = {}
+    apps: dict[str, FastAPI] = {}
     async with contextlib.AsyncExitStack() as exits:
         for settings_cls, label, migrations, build, extra in specs:
             database = await fresh_db(label)
             settings = settings_cls(**{**shared, "database": database, **extra})
             await asyncio.to_thread(upgrade, migrations, settings.database_url)
-            urls[label] = await exits.enter_async_context(serve(build(settings)))
-        yield Stack(urls["ingest"], urls["calc"], urls["quota"], urls["payout"], base_settings, secret)
+            apps[label] = build(settings)
+            urls[label] = await exits.enter_async_context(serve(apps[label]))
+        yield Stack(urls["ingest"], urls["calc"], urls["quota"], urls["payout"], base_settings, secret, apps)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
+
 from provisio_common.auth import mint_token
 from provisio_common.testing.plugin import eventually
 from provisio_common.webhooks import signed_headers
@@ -31,6 +32,10 @@ components:
     kind: commission
     measure: {{metric: amount}}
     rate: 0.10
+  - id: calls
+    kind: commission
+    measure: {{metric: "activity:call"}}
+    rate: 5
 """
 
 
@@ -163,3 +168,47 @@ async def test_float_amount_or_missing_field_is_422_naming_it_and_nothing_is_sto
         # the refused delivery ids were not recorded: a corrected retry is accepted
         r = await send(client, stack, "msg-float", {"type": "deal.snapshot", "data": deal("won")})
         assert r.status_code == 202
+
+
+async def test_an_activity_earns_for_its_owner_through_activities_v1(stack: Stack) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        await setup_company(client, stack)
+        activity = {
+            "external_id": "A-1",
+            "kind": "call",
+            "owner": "generic:u-ann",
+            "occurred_at": datetime.now(UTC).isoformat(),
+        }
+        r = await send(client, stack, "act-1", {"type": "activity", "data": activity})
+        assert r.status_code == 202, r.text
+        ann = auth(stack, "rep", "ann")
+
+        async def calls_line() -> bool:
+            r = await client.get(f"{stack.payout}/statements/ann/{PAY_PERIOD}", headers=ann)
+            lines = r.json().get("lines", []) if r.status_code == 200 else []
+            return [(x["component"], x["amount"]) for x in lines] == [("calls", "5")]
+
+        await eventually(calls_line)
+
+
+async def test_credits_follow_a_payee_who_arrives_after_the_deal(stack: Stack) -> None:
+    """The deal names a CRM user nobody has yet; once the payee with that crm_id exists,
+    credits.v1 moves the credit to them (and zeroes the unresolved reference)."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        admin = auth(stack, "admin", "admin-1")
+        r = await send(client, stack, "early-1", {"type": "deal.snapshot", "data": deal("won")})
+        assert r.status_code == 202, r.text
+
+        async def calc_holds_the_deal() -> bool:
+            r = await client.get(f"{stack.calc}/deals", headers=admin)
+            return r.status_code == 200 and [d["deal"] for d in r.json()] == ["generic:D-1"]
+
+        await eventually(calc_holds_the_deal)
+        await setup_company(client, stack)
+        ann = auth(stack, "rep", "ann")
+
+        async def attained(percent: str) -> bool:
+            r = await client.get(f"{stack.quota}/attainment/ann/{QUARTER}", headers=ann)
+            return r.status_code == 200 and r.json()["attainment"] == percent
+
+        await eventually(lambda: attained("12.5"))

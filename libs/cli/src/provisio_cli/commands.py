@@ -60,9 +60,9 @@ def replay(ns: argparse.Namespace) -> int:
     import asyncio
 
     import sqlalchemy as sa
-    from provisio_common.db import create_engine
 
     from provisio_cli.stack import DATABASES
+    from provisio_common.db import create_engine
 
     settings = Stack(Path(ns.state)).settings()
     names = [ns.service] if ns.service else list(DATABASES)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+
 from provisio_common.auth import mint_token
 from provisio_common.settings import ProvisioSettings
 from provisio_common.webhooks import signed_headers

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from provisio_common.embedded import (
     EmbeddedBroker,
     EmbeddedPostgres,

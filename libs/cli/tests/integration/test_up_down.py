@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+
 from provisio_common.embedded import free_port
 
 PROVISIO = [sys.executable, "-m", "provisio_cli.main"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
+
 from provisio_common.embedded import EmbeddedBroker
 from provisio_common.events import Envelope
 from provisio_common.outbox import add_to_outbox

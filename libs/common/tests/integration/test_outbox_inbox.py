@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
 from provisio_common.db import create_engine, session_factory
 from provisio_common.events import Envelope
 from provisio_common.inbox import InboxConsumer
@@ -17,7 +19,6 @@ from provisio_common.outbox import OutboxRelay, add_to_outbox
 from provisio_common.settings import ProvisioSettings
 from provisio_common.tables import inbox_table, outbox_table
 from provisio_common.topics import ensure_topics
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 metadata = sa.MetaData()
 outbox = outbox_table(metadata)

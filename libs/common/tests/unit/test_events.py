@@ -2,8 +2,9 @@ import json
 from decimal import Decimal
 
 import pytest
-from provisio_common.events import DealSnapshot, Envelope, envelope
 from pydantic import ValidationError
+
+from provisio_common.events import DealSnapshot, Envelope, envelope
 
 DEAL = {
     "source": "generic",

@@ -2,6 +2,7 @@ import json
 import logging
 
 import pytest
+
 from provisio_common.auth import TokenVerifier, mint_token
 from provisio_common.logging import JsonFormatter, bind_event_id, request_id_var
 from provisio_common.problems import Problem

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+
 from provisio_common.money import MoneyError, format_amount, minor_units, parse_amount, round_money
 
 

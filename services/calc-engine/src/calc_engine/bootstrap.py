@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from provisio_common.service import ConsumerSpec, ServiceRuntime, create_app
-from provisio_common.topics import DEALS, PAYEES, PLANS, QUOTAS
 
 from calc_engine.adapters.tables import inbox, outbox
 from calc_engine.api import deals, ledger
-from calc_engine.consumers.handlers import on_deal, on_payee, on_plan, on_quota
+from calc_engine.consumers.handlers import on_activity, on_deal, on_payee, on_plan, on_quota
 from calc_engine.settings import CalcSettings
+from provisio_common.service import ConsumerSpec, ServiceRuntime, create_app
+from provisio_common.topics import ACTIVITIES, DEALS, PAYEES, PLANS, QUOTAS
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "alembic"
 
@@ -22,7 +22,13 @@ def consumers() -> list[ConsumerSpec]:
     return [
         ConsumerSpec(
             name="calc-engine",
-            handlers={PLANS.name: on_plan, PAYEES.name: on_payee, QUOTAS.name: on_quota, DEALS.name: on_deal},
+            handlers={
+                PLANS.name: on_plan,
+                PAYEES.name: on_payee,
+                QUOTAS.name: on_quota,
+                DEALS.name: on_deal,
+                ACTIVITIES.name: on_activity,
+            },
         )
     ]
 

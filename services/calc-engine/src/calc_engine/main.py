@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from provisio_common.serve import serve_service
-
 from calc_engine.bootstrap import MIGRATIONS, build_app
 from calc_engine.settings import CalcSettings
+from provisio_common.serve import serve_service
 
 
 def main() -> None:

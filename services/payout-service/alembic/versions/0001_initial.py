@@ -6,8 +6,9 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from provisio_common.tables import create_shared_tables
 from sqlalchemy.dialects.postgresql import JSONB
+
+from provisio_common.tables import create_shared_tables
 
 revision = "0001"
 down_revision = None

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from provisio_common.service import ConsumerSpec, ServiceRuntime, create_app
-from provisio_common.topics import LEDGER, PAYEES
 
 from payout_service.adapters.tables import inbox, outbox
 from payout_service.api import statements
 from payout_service.consumers.handlers import on_ledger_entry, on_payee
 from payout_service.settings import PayoutSettings
+from provisio_common.service import ConsumerSpec, ServiceRuntime, create_app
+from provisio_common.topics import LEDGER, PAYEES
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "alembic"
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from provisio_common.serve import serve_service
-
 from payout_service.bootstrap import MIGRATIONS, build_app
 from payout_service.settings import PayoutSettings
+from provisio_common.serve import serve_service
 
 
 def main() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from provisio_common.service import ConsumerSpec, ServiceRuntime, create_app
 from provisio_common.topics import CREDITS
-
 from quota_service.adapters.tables import inbox, outbox
 from quota_service.api import attainment, payees, plans, quotas
 from quota_service.consumers.handlers import on_credit

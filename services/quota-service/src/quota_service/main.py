@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from provisio_common.serve import serve_service
-
 from quota_service.bootstrap import MIGRATIONS, build_app
 from quota_service.settings import QuotaSettings
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
+
 from provisio_common.auth import mint_token
 from provisio_common.db import create_engine
 from provisio_common.migrations import upgrade

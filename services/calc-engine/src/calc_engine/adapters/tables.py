@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from provisio_common.tables import audit_table, inbox_table, outbox_table
 from sqlalchemy.dialects.postgresql import JSONB
+
+from provisio_common.tables import audit_table, inbox_table, outbox_table
 
 metadata = sa.MetaData()
 outbox = outbox_table(metadata)
@@ -47,6 +48,13 @@ deal_revisions = sa.Table(
     metadata,
     sa.Column("deal", sa.Text, primary_key=True),
     sa.Column("revision", sa.Integer, primary_key=True),
+    sa.Column("document", JSONB, nullable=False),
+)
+
+activities = sa.Table(
+    "activities",
+    metadata,
+    sa.Column("activity", sa.Text, primary_key=True),  # source:external_id
     sa.Column("document", JSONB, nullable=False),
 )
 

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends
-from provisio_common.auth import Principal, require_roles
-from provisio_common.deps import Session
 
 from calc_engine.adapters.tables import deals
+from provisio_common.auth import Principal, require_roles
+from provisio_common.deps import Session
 
 router = APIRouter(tags=["deals"])
 Reader = Annotated[Principal, Depends(require_roles("admin", "ops"))]

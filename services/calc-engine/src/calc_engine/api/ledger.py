@@ -6,12 +6,12 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
-from provisio_common.auth import Principal, require_roles
-from provisio_common.deps import Admin, Session
-from provisio_common.ids import new_id
 
 from calc_engine.adapters.tables import calc_exceptions, ledger
 from calc_engine.service_layer.reconcile import reconcile_all
+from provisio_common.auth import Principal, require_roles
+from provisio_common.deps import Admin, Session
+from provisio_common.ids import new_id
 
 router = APIRouter(tags=["ledger"])
 Reader = Annotated[Principal, Depends(require_roles("admin", "ops"))]

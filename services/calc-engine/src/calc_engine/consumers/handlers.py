@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calc_engine.adapters.tables import activities, deal_revisions, deals, outbox, payees, plans, quotas
+from calc_engine.domain.people import crm_index
+from calc_engine.service_layer.inputs import to_activity, to_deal
+from calc_engine.service_layer.reconcile import reconcile_all, reconcile_plan
 from provisio_calc import BadSplit, Deal, InputInvalid, PlanInvalid, direct_credits, load_plan
 from provisio_common.events import (
+    ActivityRecord,
     CreditRecord,
     DealSnapshot,
     Envelope,
@@ -18,14 +28,6 @@ from provisio_common.events import (
 from provisio_common.inbox import PoisonMessage
 from provisio_common.outbox import add_to_outbox
 from provisio_common.topics import CREDITS
-from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from calc_engine.adapters.tables import deal_revisions, deals, outbox, payees, plans, quotas
-from calc_engine.domain.people import crm_index
-from calc_engine.service_layer.inputs import to_deal
-from calc_engine.service_layer.reconcile import reconcile_all, reconcile_plan
 
 
 async def on_deal(session: AsyncSession, env: Envelope) -> None:
@@ -71,31 +73,34 @@ async def on_deal(session: AsyncSession, env: Envelope) -> None:
             )
         ).scalar()
         previous = to_deal(dict(held_document), index) if held_document is not None else None
-    await publish_credits(session, snapshot, deal, previous)
+    await publish_credits(session, snapshot, credits_of(deal), credits_of(previous))
     await reconcile_all(session, cause_event=env.id)
 
 
-def _credits_of(deal: Deal | None) -> list[tuple[str, Decimal]]:
+def credits_of(deal: Deal | None) -> dict[str, Decimal]:
+    """The deal's direct credit per payee; none for no deal or a bad split."""
     if deal is None:
-        return []
+        return {}
     try:
-        return direct_credits(deal)
+        return dict(direct_credits(deal))
     except BadSplit:
-        return []
+        return {}
 
 
 async def publish_credits(
-    session: AsyncSession, snapshot: DealSnapshot, deal: Deal, previous: Deal | None
+    session: AsyncSession,
+    snapshot: DealSnapshot,
+    current: dict[str, Decimal],
+    previous: dict[str, Decimal],
 ) -> None:
     """`credits.v1`: the deal's direct credit per payee at this revision.
 
-    A payee credited by the previous revision but not by this one gets a zero credit, so
-    readers never keep a stale one. A bad split credits no one.
+    A payee credited before (the previous revision, or the same one before a CRM
+    reference was resolved) but not now gets a zero credit, so readers never keep a
+    stale one.
     """
-    current = dict(_credits_of(deal))
-    for payee in [p for p, _ in _credits_of(previous) if p not in current]:
-        current[payee] = Decimal(0)
-    for payee, share in current.items():
+    shares = {**{payee: Decimal(0) for payee in previous}, **current}
+    for payee, share in shares.items():
         record = CreditRecord(
             deal=snapshot.key,
             revision=snapshot.revision,
@@ -110,6 +115,40 @@ async def publish_credits(
         await add_to_outbox(
             session, outbox, CREDITS.name, payee, envelope("credit", "calc-engine", payee, record)
         )
+
+
+async def held_snapshots(session: AsyncSession) -> list[dict[str, Any]]:
+    """The latest held revision of every deal."""
+    rows = await session.execute(
+        sa.select(deal_revisions.c.document).join(
+            deals,
+            (deals.c.deal == deal_revisions.c.deal) & (deals.c.revision == deal_revisions.c.revision),
+        )
+    )
+    return [dict(d) for d in rows.scalars()]
+
+
+async def on_activity(session: AsyncSession, env: Envelope) -> None:
+    """Hold the activity (repeats of one activity are ignored) and reconcile."""
+    try:
+        record = ActivityRecord.model_validate(env.data)
+    except ValidationError as exc:
+        raise PoisonMessage(f"not an activities.v1 record: {exc}") from exc
+    document = record.to_data()
+    try:
+        to_activity(document, {})
+    except InputInvalid as exc:
+        raise PoisonMessage(f"activity {record.source}:{record.external_id}: {exc}") from exc
+    inserted = (
+        await session.execute(
+            insert(activities)
+            .values(activity=f"{record.source}:{record.external_id}", document=document)
+            .on_conflict_do_nothing()
+            .returning(activities.c.activity)
+        )
+    ).first()
+    if inserted is not None:
+        await reconcile_all(session, cause_event=env.id)
 
 
 async def on_plan(session: AsyncSession, env: Envelope) -> None:
@@ -127,16 +166,28 @@ async def on_plan(session: AsyncSession, env: Envelope) -> None:
 
 
 async def on_payee(session: AsyncSession, env: Envelope) -> None:
+    """Replicate the payee; re-credit deals whose CRM references now resolve differently."""
     try:
         record = PayeeRecord.model_validate(env.data)
     except ValidationError as exc:
         raise PoisonMessage(f"not a payees.v1 record: {exc}") from exc
     document = record.to_data()
+    before = crm_index([dict(d) for d in (await session.execute(sa.select(payees.c.document))).scalars()])
     await session.execute(
         insert(payees)
         .values(id=record.id, document=document)
         .on_conflict_do_update(index_elements=[payees.c.id], set_={"document": document})
     )
+    after = crm_index([dict(d) for d in (await session.execute(sa.select(payees.c.document))).scalars()])
+    changed = {ref for ref in set(before) | set(after) if before.get(ref) != after.get(ref)}
+    if changed:
+        for held in await held_snapshots(session):
+            people = {held["owner"], *(split["payee"] for split in held.get("splits", []))}
+            if people & changed:
+                old, new = credits_of(to_deal(held, before)), credits_of(to_deal(held, after))
+                if old != new:
+                    snapshot = DealSnapshot.model_validate(held)
+                    await publish_credits(session, snapshot, new, old)
     await reconcile_all(session, cause_event=env.id)
 
 

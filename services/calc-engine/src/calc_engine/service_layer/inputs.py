@@ -7,11 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from provisio_calc import Deal, Payee, Plan, Quota, load_plan
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calc_engine.adapters.tables import deal_revisions, payees, plans, quotas
+from calc_engine.adapters.tables import activities, deal_revisions, payees, plans, quotas
 from calc_engine.domain.people import crm_index, resolve_people
+from provisio_calc import Activity, Deal, Payee, Plan, Quota, load_plan
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Inputs:
     payees: list[Payee]
     quotas: list[Quota]
     deals: list[Deal]
+    activities: list[Activity]
 
 
 async def latest_plan(session: AsyncSession, plan_id: str) -> PlanRow | None:
@@ -61,14 +62,20 @@ def to_deal(document: dict[str, Any], index: dict[str, str]) -> Deal:
     return Deal.from_dict(resolve_people(document, index))
 
 
+def to_activity(document: dict[str, Any], index: dict[str, str]) -> Activity:
+    return Activity.from_dict({**document, "owner": index.get(document["owner"], document["owner"])})
+
+
 async def load_inputs(session: AsyncSession) -> Inputs:
     payee_documents = {r.id: dict(r.document) for r in (await session.execute(sa.select(payees))).all()}
     index = crm_index(payee_documents.values())
     quota_rows = (await session.execute(sa.select(quotas))).all()
     revisions = (await session.execute(sa.select(deal_revisions.c.document))).scalars()
+    activity_documents = (await session.execute(sa.select(activities.c.document))).scalars()
     return Inputs(
         payee_documents=payee_documents,
         payees=[to_payee(d) for d in payee_documents.values()],
         quotas=[Quota(payee=r.payee, period=r.period, amount=Decimal(r.amount)) for r in quota_rows],
         deals=[to_deal(d, index) for d in revisions],
+        activities=[to_activity(d, index) for d in activity_documents],
     )

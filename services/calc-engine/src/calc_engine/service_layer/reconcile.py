@@ -10,18 +10,18 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from provisio_calc import Line, calculate
-from provisio_calc.periods import pay_period_of, period_bounds
-from provisio_common.events import LedgerEntryRecord, envelope
-from provisio_common.ids import new_id
-from provisio_common.outbox import add_to_outbox
-from provisio_common.topics import LEDGER
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calc_engine.adapters.tables import calc_exceptions, ledger, outbox
 from calc_engine.domain.assignments import assigned
 from calc_engine.domain.ledger import PostingKey, deltas, desired_postings
 from calc_engine.service_layer.inputs import latest_plan, load_inputs, plan_ids
+from provisio_calc import Line, calculate
+from provisio_calc.periods import pay_period_of, period_bounds
+from provisio_common.events import LedgerEntryRecord, envelope
+from provisio_common.ids import new_id
+from provisio_common.outbox import add_to_outbox
+from provisio_common.topics import LEDGER
 
 
 async def posted_sums(session: AsyncSession, plan_id: str) -> dict[PostingKey, Decimal]:
@@ -53,7 +53,14 @@ async def reconcile_plan(
     plan = row.plan
     inputs = await load_inputs(session)
     today = as_of or datetime.now(UTC).date()
-    result = calculate(plan, inputs.deals, payees=inputs.payees, quotas=inputs.quotas, as_of=today)
+    result = calculate(
+        plan,
+        inputs.deals,
+        payees=inputs.payees,
+        quotas=inputs.quotas,
+        activities=inputs.activities,
+        as_of=today,
+    )
 
     def on_plan(line: Line) -> bool:
         document = inputs.payee_documents.get(line.payee)
@@ -65,7 +72,11 @@ async def reconcile_plan(
     posted = 0
     for key, delta in deltas(desired_postings(lines), await posted_sums(session, plan_id)):
         line = by_line.get((key.payee, key.component, key.period))
-        explanation = dict(line.explanation) if line is not None else {"reason": "line no longer earns"}
+        explanation = (
+            {**line.explanation, "plan_version": row.version}
+            if line is not None
+            else {"reason": "the line no longer earns", "plan_version": row.version}
+        )
         entry = LedgerEntryRecord(
             entry_id=new_id(),
             payee=key.payee,

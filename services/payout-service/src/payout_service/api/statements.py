@@ -9,12 +9,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter
-from provisio_common.auth import CurrentPrincipal, Principal
-from provisio_common.deps import Session
-from provisio_common.problems import Problem
 
 from payout_service.adapters.tables import ledger_entries, payees
 from payout_service.domain.statements import Entry, statement, subtree, summaries
+from provisio_common.auth import CurrentPrincipal, Principal
+from provisio_common.deps import Session
+from provisio_common.problems import Problem
 
 router = APIRouter(tags=["statements"])
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from provisio_common.events import Envelope, LedgerEntryRecord, PayeeRecord
-from provisio_common.inbox import PoisonMessage
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payout_service.adapters.tables import ledger_entries, payees
+from provisio_common.events import Envelope, LedgerEntryRecord, PayeeRecord
+from provisio_common.inbox import PoisonMessage
 
 
 async def on_ledger_entry(session: AsyncSession, env: Envelope) -> None:

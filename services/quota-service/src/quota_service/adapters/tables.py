@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from provisio_common.tables import audit_table, inbox_table, outbox_table
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+from provisio_common.tables import audit_table, inbox_table, outbox_table
 
 metadata = sa.MetaData()
 outbox = outbox_table(metadata)

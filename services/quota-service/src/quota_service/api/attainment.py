@@ -7,12 +7,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter
+
 from provisio_calc.periods import period_bounds
 from provisio_common.auth import CurrentPrincipal
 from provisio_common.deps import Session
 from provisio_common.money import format_amount
 from provisio_common.problems import Problem, invalid
-
 from quota_service.adapters.tables import credits, payees, quotas
 from quota_service.domain.attainment import attainment
 from quota_service.domain.periods import is_period

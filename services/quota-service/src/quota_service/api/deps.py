@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends
+
 from provisio_common.auth import Principal, require_roles
 from provisio_common.deps import Admin, Session
 

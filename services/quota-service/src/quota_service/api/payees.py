@@ -6,13 +6,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Response
+from sqlalchemy.dialects.postgresql import insert
+
 from provisio_common.audit import record_audit
 from provisio_common.events import PayeeRecord, envelope
 from provisio_common.outbox import add_to_outbox
 from provisio_common.problems import Problem, invalid
 from provisio_common.topics import PAYEES
-from sqlalchemy.dialects.postgresql import insert
-
 from quota_service.adapters.tables import audit, outbox, payees
 from quota_service.api.deps import Admin, Reader, Session
 from quota_service.domain.payees import PAYEE_ID, PayeeIn, manager_cycle

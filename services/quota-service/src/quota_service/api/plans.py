@@ -6,13 +6,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
+
 from provisio_calc import PlanInvalid, load_plan
 from provisio_common.audit import record_audit
 from provisio_common.events import PlanVersion, envelope
 from provisio_common.outbox import add_to_outbox
 from provisio_common.problems import Problem, invalid
 from provisio_common.topics import PLANS
-
 from quota_service.adapters.tables import audit, outbox, plan_versions
 from quota_service.api.deps import Admin, Reader, Session
 

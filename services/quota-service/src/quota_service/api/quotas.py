@@ -6,14 +6,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.dialects.postgresql import insert
+
 from provisio_common.audit import record_audit
 from provisio_common.events import Amount, QuotaRecord, envelope
 from provisio_common.outbox import add_to_outbox
 from provisio_common.problems import Problem, invalid
 from provisio_common.topics import QUOTAS
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy.dialects.postgresql import insert
-
 from quota_service.adapters.tables import audit, outbox, payees, quotas
 from quota_service.api.deps import Admin, Reader, Session
 from quota_service.domain.periods import is_period

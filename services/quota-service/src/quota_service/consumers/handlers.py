@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from provisio_common.events import CreditRecord, Envelope
-from provisio_common.inbox import PoisonMessage
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from provisio_common.events import CreditRecord, Envelope
+from provisio_common.inbox import PoisonMessage
 from quota_service.adapters.tables import credits
 
 
 async def on_credit(session: AsyncSession, env: Envelope) -> None:
-    """Keep the latest revision of each (deal, payee) credit; older revisions are ignored."""
+    """Keep the latest credit of each (deal, payee); older revisions are ignored."""
     try:
         credit = CreditRecord.model_validate(env.data)
     except ValidationError as exc:
@@ -35,6 +35,8 @@ async def on_credit(session: AsyncSession, env: Envelope) -> None:
         .on_conflict_do_update(
             index_elements=[credits.c.deal, credits.c.payee],
             set_=values,
-            where=credits.c.revision < sa.literal(credit.revision),
+            # The same revision may be re-credited (a CRM reference resolved later):
+            # per-payee partition order makes the later message the right one.
+            where=credits.c.revision <= sa.literal(credit.revision),
         )
     )

@@ -6,8 +6,9 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-from provisio_common.events import PlanAssignment
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from provisio_common.events import PlanAssignment
 
 Role = Literal["rep", "manager", "admin"]
 CRM_REF = re.compile(r"^(hubspot|pipedrive|salesforce|generic):[^\s:]+$")
