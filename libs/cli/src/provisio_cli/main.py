@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         "--service", choices=["deal-ingest", "calc-engine", "quota-service", "payout-service"]
     )
     replay.add_argument("--state", default=".provisio")
-    sub.add_parser("bench", help="run the benchmarks")
+    bench = sub.add_parser("bench", help="run the benchmarks")
+    bench.add_argument("--deals", type=int, default=300, help="deals in the end-to-end run")
     serve = sub.add_parser("serve", help="run one service in the foreground")
     serve.add_argument("service", choices=["deal-ingest", "calc-engine", "quota-service", "payout-service"])
     ns = parser.parse_args(args)

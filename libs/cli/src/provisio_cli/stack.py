@@ -97,6 +97,17 @@ class Stack:
     def up(self) -> int:
         started = time.monotonic()
         config = self.config()
+        urls = self.start_processes()
+        from provisio_cli.demo import run_demo
+
+        demo = run_demo(self.settings(), urls, config["webhook_secrets"]["generic"])
+        stack_json = self._write_stack_json(config, urls, demo)
+        self._print_welcome(stack_json, demo, time.monotonic() - started)
+        return 0
+
+    def start_processes(self) -> dict[str, str]:
+        """Start whatever is not running yet; return the service URLs once all are ready."""
+        config = self.config()
         ports = config["ports"]
         self.logs.mkdir(parents=True, exist_ok=True)
         postgres = EmbeddedPostgres(root=self.state / "pg", port=ports["postgres"])
@@ -130,12 +141,7 @@ class Stack:
         for name, url in urls.items():
             self._wait_ready(name, url)
             print(f"{name:<14} {url}  (docs: {url}/docs)")
-        from provisio_cli.demo import run_demo
-
-        demo = run_demo(self.settings(), urls, config["webhook_secrets"]["generic"])
-        stack_json = self._write_stack_json(config, urls, demo)
-        self._print_welcome(stack_json, demo, time.monotonic() - started)
-        return 0
+        return urls
 
     def _refuse_taken_port(self, name: str, port: int) -> None:
         if port_open(HOST, port):

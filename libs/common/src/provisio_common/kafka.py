@@ -29,6 +29,7 @@ def make_consumer(settings: ProvisioSettings, group: str, topics: list[str]) -> 
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         max_poll_interval_ms=300_000,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
 
 

@@ -31,6 +31,8 @@ class ProvisioSettings(BaseSettings):
     kafka_idempotent_producer: bool = False
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_interval_ms: int = 500
+    # How long the broker may hold a fetch waiting for data: the latency floor of a hop.
+    kafka_fetch_max_wait_ms: int = 100
     # Consumer: how many attempts before a message goes to its DLQ.
     consumer_max_attempts: int = 3
     consumer_retry_backoff_s: float = 0.2

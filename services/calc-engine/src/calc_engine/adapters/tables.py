@@ -49,6 +49,9 @@ deal_revisions = sa.Table(
     sa.Column("deal", sa.Text, primary_key=True),
     sa.Column("revision", sa.Integer, primary_key=True),
     sa.Column("document", JSONB, nullable=False),
+    # The close date's calendar day as sent (UTC for timestamps): a coarse index only,
+    # the engine decides the period in the plan's timezone.
+    sa.Column("close_day", sa.Date, nullable=True),
 )
 
 activities = sa.Table(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calc_engine.adapters.tables import activities, deal_revisions, deals, outbox, payees, plans, quotas
 from calc_engine.domain.people import crm_index
-from calc_engine.service_layer.inputs import to_activity, to_deal
+from calc_engine.service_layer.inputs import close_day_of, to_activity, to_deal
 from calc_engine.service_layer.reconcile import reconcile_all, reconcile_plan
 from provisio_calc import BadSplit, Deal, InputInvalid, PlanInvalid, direct_credits, load_plan
 from provisio_common.events import (
@@ -60,7 +60,12 @@ async def on_deal(session: AsyncSession, env: Envelope) -> None:
     )
     await session.execute(
         insert(deal_revisions)
-        .values(deal=snapshot.key, revision=snapshot.revision, document=document)
+        .values(
+            deal=snapshot.key,
+            revision=snapshot.revision,
+            document=document,
+            close_day=close_day_of(document),
+        )
         .on_conflict_do_nothing()
     )
     previous = None
@@ -74,7 +79,15 @@ async def on_deal(session: AsyncSession, env: Envelope) -> None:
         ).scalar()
         previous = to_deal(dict(held_document), index) if held_document is not None else None
     await publish_credits(session, snapshot, credits_of(deal), credits_of(previous))
-    await reconcile_all(session, cause_event=env.id)
+    # Only the periods of this deal's close dates (every revision's) can change.
+    close_dates = (
+        await session.execute(
+            sa.select(deal_revisions.c.document["close_date"].astext)
+            .where(deal_revisions.c.deal == snapshot.key)
+            .distinct()
+        )
+    ).scalars()
+    await reconcile_all(session, cause_event=env.id, days=[d for d in close_dates if d])
 
 
 def credits_of(deal: Deal | None) -> dict[str, Decimal]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -66,11 +67,27 @@ def to_activity(document: dict[str, Any], index: dict[str, str]) -> Activity:
     return Activity.from_dict({**document, "owner": index.get(document["owner"], document["owner"])})
 
 
-async def load_inputs(session: AsyncSession) -> Inputs:
+def close_day_of(document: dict[str, Any]) -> date | None:
+    """The calendar day of a snapshot's close_date as sent (the coarse index)."""
+    value = document.get("close_date")
+    return date.fromisoformat(str(value)[:10]) if value else None
+
+
+async def load_inputs(session: AsyncSession, window: tuple[date, date] | None = None) -> Inputs:
+    """Everything the engine needs; with `window`, only the deals (all their revisions)
+    that have a revision closing inside it."""
     payee_documents = {r.id: dict(r.document) for r in (await session.execute(sa.select(payees))).all()}
     index = crm_index(payee_documents.values())
     quota_rows = (await session.execute(sa.select(quotas))).all()
-    revisions = (await session.execute(sa.select(deal_revisions.c.document))).scalars()
+    query = sa.select(deal_revisions.c.document)
+    if window is not None:
+        in_window = (
+            sa.select(deal_revisions.c.deal)
+            .where(deal_revisions.c.close_day.between(window[0], window[1]))
+            .distinct()
+        )
+        query = query.where(deal_revisions.c.deal.in_(in_window))
+    revisions = (await session.execute(query)).scalars()
     activity_documents = (await session.execute(sa.select(activities.c.document))).scalars()
     return Inputs(
         payee_documents=payee_documents,

@@ -6,7 +6,8 @@ A per-plan advisory lock serializes replicas, so two never post the same delta.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -16,42 +17,73 @@ from calc_engine.adapters.tables import calc_exceptions, ledger, outbox
 from calc_engine.domain.assignments import assigned
 from calc_engine.domain.ledger import PostingKey, deltas, desired_postings
 from calc_engine.service_layer.inputs import latest_plan, load_inputs, plan_ids
-from provisio_calc import Line, calculate
-from provisio_calc.periods import pay_period_of, period_bounds
+from provisio_calc import Line, Plan, calculate
+from provisio_calc.periods import local_day, pay_period_of, period_bounds, period_of
 from provisio_common.events import LedgerEntryRecord, envelope
 from provisio_common.ids import new_id
 from provisio_common.outbox import add_to_outbox
 from provisio_common.topics import LEDGER
 
 
-async def posted_sums(session: AsyncSession, plan_id: str) -> dict[PostingKey, Decimal]:
-    rows = (
-        await session.execute(
-            sa.select(
-                ledger.c.payee,
-                ledger.c.component,
-                ledger.c.period,
-                ledger.c.entry_date,
-                ledger.c.deal,
-                sa.func.sum(ledger.c.amount),
-            )
-            .where(ledger.c.plan == plan_id)
-            .group_by(ledger.c.payee, ledger.c.component, ledger.c.period, ledger.c.entry_date, ledger.c.deal)
+def affected_periods(plan: Plan, days: Iterable[date | datetime | str]) -> set[str] | None:
+    """The plan periods a deal event touches, or None when the whole plan must be redone."""
+    touched = list(days)
+    if not touched or any(c.kind == "contest" for c in plan.components):
+        return None
+    return {period_of(local_day(day, plan.timezone), plan.period) for day in touched}
+
+
+async def posted_sums(
+    session: AsyncSession, plan_id: str, periods: set[str] | None = None
+) -> dict[PostingKey, Decimal]:
+    """What the ledger already holds, per posting key (optionally for some periods only)."""
+    query = (
+        sa.select(
+            ledger.c.payee,
+            ledger.c.component,
+            ledger.c.period,
+            ledger.c.entry_date,
+            ledger.c.deal,
+            sa.func.sum(ledger.c.amount),
         )
-    ).all()
+        .where(ledger.c.plan == plan_id)
+        .group_by(ledger.c.payee, ledger.c.component, ledger.c.period, ledger.c.entry_date, ledger.c.deal)
+    )
+    if periods is not None:
+        query = query.where(ledger.c.period.in_(sorted(periods)))
+    rows = (await session.execute(query)).all()
     return {PostingKey(r[0], r[1], r[2], r[3], r[4]): Decimal(r[5]) for r in rows}
 
 
 async def reconcile_plan(
-    session: AsyncSession, plan_id: str, cause_event: str, as_of: date | None = None
+    session: AsyncSession,
+    plan_id: str,
+    cause_event: str,
+    as_of: date | None = None,
+    days: Iterable[date | datetime | str] = (),
 ) -> int:
-    """Bring one plan's ledger to what the engine computes now; return entries posted."""
+    """Bring one plan's ledger to what the engine computes now; return entries posted.
+
+    With `days` (the close dates a deal event touched), only the measurement periods
+    containing them are recomputed, from the deals closing in them; plans with a contest
+    (whose windows span periods) are always recomputed whole.
+    """
     await session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"plan:{plan_id}"))))
     row = await latest_plan(session, plan_id)
     if row is None:
         return 0
     plan = row.plan
-    inputs = await load_inputs(session)
+    scope = affected_periods(plan, days)
+    window = None
+    if scope is not None:
+        bounds = [period_bounds(p) for p in scope]
+        # A day of margin either side: the index is the CRM's calendar day, the engine
+        # decides in the plan's timezone.
+        window = (
+            min(b[0] for b in bounds) - timedelta(days=1),
+            max(b[1] for b in bounds) + timedelta(days=1),
+        )
+    inputs = await load_inputs(session, window)
     today = as_of or datetime.now(UTC).date()
     result = calculate(
         plan,
@@ -67,10 +99,11 @@ async def reconcile_plan(
         first, last = period_bounds(line.period)
         return document is not None and assigned(document, plan_id, first, last)
 
-    lines = [line for line in result.lines if on_plan(line)]
+    lines = [line for line in result.lines if on_plan(line) and (scope is None or line.period in scope)]
     by_line = {(line.payee, line.component, line.period): line for line in lines}
     posted = 0
-    for key, delta in deltas(desired_postings(lines), await posted_sums(session, plan_id)):
+    posted_now = await posted_sums(session, plan_id, scope)
+    for key, delta in deltas(desired_postings(lines), posted_now):
         line = by_line.get((key.payee, key.component, key.period))
         explanation = (
             {**line.explanation, "plan_version": row.version}
@@ -134,8 +167,15 @@ async def reconcile_plan(
     return posted
 
 
-async def reconcile_all(session: AsyncSession, cause_event: str, as_of: date | None = None) -> int:
+async def reconcile_all(
+    session: AsyncSession,
+    cause_event: str,
+    as_of: date | None = None,
+    days: Iterable[date | datetime | str] = (),
+) -> int:
+    """Reconcile every plan (only the periods of `days` when given)."""
+    touched = list(days)
     total = 0
     for plan_id in sorted(await plan_ids(session)):
-        total += await reconcile_plan(session, plan_id, cause_event, as_of)
+        total += await reconcile_plan(session, plan_id, cause_event, as_of, touched)
     return total
