@@ -30,6 +30,9 @@ from provisio_common.topics import dlq_name
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+Finisher = Callable[[AsyncSession, list[Envelope]], Awaitable[None]]
+"""Runs once per transaction after the handlers of the events it applied (e.g. one
+recomputation for a whole batch); it sees what handlers left in `session.info`."""
 
 
 class PoisonMessage(Exception):
@@ -58,6 +61,8 @@ class InboxConsumer:
         producer: AIOKafkaProducer,
         max_attempts: int = 3,
         retry_backoff_s: float = 0.2,
+        finisher: Finisher | None = None,
+        batch_size: int = 1,
     ) -> None:
         self.service = service
         self.name = name
@@ -68,6 +73,8 @@ class InboxConsumer:
         self.producer = producer
         self.max_attempts = max_attempts
         self.retry_backoff_s = retry_backoff_s
+        self.finisher = finisher
+        self.batch_size = batch_size
 
     async def process(self, msg: ConsumerRecord) -> Outcome:
         """Apply one message (or dead-letter it). Never raises for a bad message."""
@@ -102,22 +109,59 @@ class InboxConsumer:
 
     async def _apply(self, msg: ConsumerRecord, env: Envelope, handler: Handler) -> bool:
         async with self.sessions.begin() as session:
-            recorded = await session.execute(
-                insert(self.inbox)
-                .values(
-                    consumer=self.name,
-                    event_id=env.id,
-                    topic=msg.topic,
-                    partition=msg.partition,
-                    offset=msg.offset,
-                )
-                .on_conflict_do_nothing()
-                .returning(self.inbox.c.event_id)
+            applied = await self._record_and_handle(session, msg, env, handler)
+            if applied and self.finisher is not None:
+                await self.finisher(session, [env])
+            return applied
+
+    async def _record_and_handle(
+        self, session: AsyncSession, msg: ConsumerRecord, env: Envelope, handler: Handler
+    ) -> bool:
+        recorded = await session.execute(
+            insert(self.inbox)
+            .values(
+                consumer=self.name,
+                event_id=env.id,
+                topic=msg.topic,
+                partition=msg.partition,
+                offset=msg.offset,
             )
-            if recorded.first() is None:
-                return False
-            await handler(session, env)
-            return True
+            .on_conflict_do_nothing()
+            .returning(self.inbox.c.event_id)
+        )
+        if recorded.first() is None:
+            return False
+        await handler(session, env)
+        return True
+
+    async def apply_batch(self, messages: list[ConsumerRecord]) -> bool:
+        """Apply several messages in ONE transaction with one finisher run.
+
+        All or nothing: on any error (a bad envelope, a failing handler) the transaction
+        rolls back and False tells the caller to go message by message, where retries and
+        the DLQ isolate the culprit.
+        """
+        try:
+            async with self.sessions.begin() as session:
+                applied: list[Envelope] = []
+                for msg in messages:
+                    env = Envelope.from_bytes(msg.value)
+                    with bind_event_id(env.id):
+                        if await self._record_and_handle(session, msg, env, self.handlers[msg.topic]):
+                            applied.append(env)
+                if applied and self.finisher is not None:
+                    await self.finisher(session, applied)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info("batch of %d fell back to one by one: %s", len(messages), exc)
+            return False
+        metrics.CONSUMED.labels(self.service, self.name, messages[0].topic, "applied").inc(len(applied))
+        if len(messages) > len(applied):
+            metrics.CONSUMED.labels(self.service, self.name, messages[0].topic, "duplicate").inc(
+                len(messages) - len(applied)
+            )
+        return True
 
     async def _dead_letter(
         self,
@@ -164,10 +208,13 @@ class InboxConsumer:
         seen = 0
         offsets: dict[TopicPartition, int] = {}
         for tp, messages in batches.items():
-            for msg in messages:
-                await self.process(msg)
-                offsets[tp] = msg.offset + 1
-                seen += 1
+            for start in range(0, len(messages), self.batch_size):
+                chunk = messages[start : start + self.batch_size]
+                if len(chunk) == 1 or not await self.apply_batch(chunk):
+                    for msg in chunk:
+                        await self.process(msg)
+                offsets[tp] = chunk[-1].offset + 1
+                seen += len(chunk)
         if offsets:
             await self.commit(offsets)
         await self._record_lag()

@@ -26,7 +26,7 @@ from provisio_common import metrics
 from provisio_common.auth import TokenVerifier
 from provisio_common.db import create_engine, session_factory
 from provisio_common.ids import new_id
-from provisio_common.inbox import Handler, InboxConsumer
+from provisio_common.inbox import Finisher, Handler, InboxConsumer
 from provisio_common.kafka import make_consumer, make_producer
 from provisio_common.logging import request_id_var
 from provisio_common.outbox import OutboxRelay
@@ -43,6 +43,8 @@ class ConsumerSpec:
 
     name: str
     handlers: dict[str, Handler]
+    # Runs once per transaction after its handlers; with it, batches share one transaction.
+    finisher: Finisher | None = None
 
 
 @dataclass
@@ -118,6 +120,8 @@ class ServiceRuntime:
                 producer=self.producer,
                 max_attempts=s.consumer_max_attempts,
                 retry_backoff_s=s.consumer_retry_backoff_s,
+                finisher=spec.finisher,
+                batch_size=s.consumer_batch_size if spec.finisher is not None else 1,
             )
             self.inbox_consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(self._stop)))

@@ -36,6 +36,8 @@ class ProvisioSettings(BaseSettings):
     # Consumer: how many attempts before a message goes to its DLQ.
     consumer_max_attempts: int = 3
     consumer_retry_backoff_s: float = 0.2
+    # Consecutive messages of one partition applied in one transaction (1 = one by one).
+    consumer_batch_size: int = 50
     # Outbox relay.
     outbox_poll_interval_s: float = 0.5
     outbox_batch_size: int = 200

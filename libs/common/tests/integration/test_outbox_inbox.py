@@ -265,3 +265,34 @@ async def test_malformed_and_failing_messages_go_to_dlq_and_partition_moves_on(
     async with engine.connect() as conn:
         recorded = (await conn.execute(sa.select(sa.func.count()).select_from(inbox))).scalar()
     assert recorded == 1  # the failed message's inbox row was rolled back with its state
+
+
+async def test_a_batch_shares_one_transaction_and_one_finisher_and_a_bad_message_falls_back(
+    engine: AsyncEngine, producer: AIOKafkaProducer, base_settings: ProvisioSettings
+) -> None:
+    finished: list[int] = []
+
+    async def finisher(session: AsyncSession, applied: list[Envelope]) -> None:
+        finished.append(len(applied))
+
+    for n in (1, 2, 3, 4):
+        await producer.send_and_wait(TOPIC, event(n).to_bytes(), key=b"k", partition=0)
+    consumer = inbox_consumer(engine, base_settings, producer)
+    consumer.finisher, consumer.batch_size = finisher, 10
+    await consumer.consumer.start()
+    try:
+        assert await consume_until(consumer, 4) == 4
+        assert await total(engine) == 10
+        assert finished == [4]  # one transaction, one finisher run for the whole batch
+
+        finished.clear()
+        bad = Envelope(type="test", source="test", subject="k", data={"n": 100, "fail": True})
+        for env in (event(10), bad, event(20)):
+            await producer.send_and_wait(TOPIC, env.to_bytes(), key=b"k", partition=0)
+        assert await consume_until(consumer, 3) == 3
+    finally:
+        await consumer.consumer.stop()
+    # The batch rolled back whole, then went one by one: both good ones applied once,
+    # the bad one is in the DLQ, each good one had its own finisher run.
+    assert await total(engine) == 40
+    assert finished == [1, 1]

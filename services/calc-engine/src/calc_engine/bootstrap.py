@@ -8,7 +8,14 @@ from fastapi import FastAPI
 
 from calc_engine.adapters.tables import inbox, outbox
 from calc_engine.api import deals, ledger
-from calc_engine.consumers.handlers import on_activity, on_deal, on_payee, on_plan, on_quota
+from calc_engine.consumers.handlers import (
+    on_activity,
+    on_deal,
+    on_payee,
+    on_plan,
+    on_quota,
+    reconcile_pending,
+)
 from calc_engine.settings import CalcSettings
 from provisio_common.service import ConsumerSpec, ServiceRuntime, create_app
 from provisio_common.topics import ACTIVITIES, DEALS, PAYEES, PLANS, QUOTAS
@@ -29,6 +36,7 @@ def consumers() -> list[ConsumerSpec]:
                 DEALS.name: on_deal,
                 ACTIVITIES.name: on_activity,
             },
+            finisher=reconcile_pending,
         )
     ]
 

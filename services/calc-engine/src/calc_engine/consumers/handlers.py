@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calc_engine.adapters.tables import activities, deal_revisions, deals, outbox, payees, plans, quotas
 from calc_engine.domain.people import crm_index
 from calc_engine.service_layer.inputs import close_day_of, to_activity, to_deal
-from calc_engine.service_layer.reconcile import reconcile_all, reconcile_plan
+from calc_engine.service_layer.reconcile import reconcile_all
 from provisio_calc import BadSplit, Deal, InputInvalid, PlanInvalid, direct_credits, load_plan
 from provisio_common.events import (
     ActivityRecord,
@@ -28,6 +29,33 @@ from provisio_common.events import (
 from provisio_common.inbox import PoisonMessage
 from provisio_common.outbox import add_to_outbox
 from provisio_common.topics import CREDITS
+
+
+@dataclass
+class Pending:
+    """What the events of one transaction changed, so the ledger is reconciled once."""
+
+    days: set[str] = field(default_factory=set)
+    everything: bool = False
+
+
+def pending(session: AsyncSession) -> Pending:
+    work = session.info.setdefault("calc_pending", Pending())
+    assert isinstance(work, Pending)
+    return work
+
+
+async def reconcile_pending(session: AsyncSession, applied: list[Envelope]) -> None:
+    """The finisher: one reconciliation for every event the transaction applied.
+
+    Entries are attributed to the last of those events (`cause_event`) and name their
+    deal (`deal`).
+    """
+    work = session.info.pop("calc_pending", None)
+    if not isinstance(work, Pending) or not (work.everything or work.days):
+        return
+    days = () if work.everything else sorted(work.days)
+    await reconcile_all(session, cause_event=applied[-1].id, days=days)
 
 
 async def on_deal(session: AsyncSession, env: Envelope) -> None:
@@ -87,7 +115,11 @@ async def on_deal(session: AsyncSession, env: Envelope) -> None:
             .distinct()
         )
     ).scalars()
-    await reconcile_all(session, cause_event=env.id, days=[d for d in close_dates if d])
+    days = [d for d in close_dates if d]
+    if days:
+        pending(session).days.update(days)
+    else:
+        pending(session).everything = True
 
 
 def credits_of(deal: Deal | None) -> dict[str, Decimal]:
@@ -161,7 +193,7 @@ async def on_activity(session: AsyncSession, env: Envelope) -> None:
         )
     ).first()
     if inserted is not None:
-        await reconcile_all(session, cause_event=env.id)
+        pending(session).everything = True
 
 
 async def on_plan(session: AsyncSession, env: Envelope) -> None:
@@ -175,7 +207,7 @@ async def on_plan(session: AsyncSession, env: Envelope) -> None:
         .values(plan_id=version.plan_id, version=version.version, document=version.document)
         .on_conflict_do_nothing()
     )
-    await reconcile_plan(session, version.plan_id, cause_event=env.id)
+    pending(session).everything = True
 
 
 async def on_payee(session: AsyncSession, env: Envelope) -> None:
@@ -201,7 +233,7 @@ async def on_payee(session: AsyncSession, env: Envelope) -> None:
                 if old != new:
                     snapshot = DealSnapshot.model_validate(held)
                     await publish_credits(session, snapshot, new, old)
-    await reconcile_all(session, cause_event=env.id)
+    pending(session).everything = True
 
 
 async def on_quota(session: AsyncSession, env: Envelope) -> None:
@@ -219,4 +251,4 @@ async def on_quota(session: AsyncSession, env: Envelope) -> None:
             .values(payee=record.payee, period=record.period, amount=amount)
             .on_conflict_do_update(index_elements=[quotas.c.payee, quotas.c.period], set_={"amount": amount})
         )
-    await reconcile_all(session, cause_event=env.id)
+    pending(session).everything = True
