@@ -63,6 +63,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("activities", "deal_revisions", "deal_snapshots", "deliveries",
-                  "audit_log", "inbox", "outbox"):
+    for table in (
+        "activities",
+        "deal_revisions",
+        "deal_snapshots",
+        "deliveries",
+        "audit_log",
+        "inbox",
+        "outbox",
+    ):
         op.drop_table(table)

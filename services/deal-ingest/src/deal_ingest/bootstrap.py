@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from deal_ingest.adapters.tables import inbox, outbox
-from deal_ingest.api import deals, webhooks
+from deal_ingest.api import admin, deals, webhooks
 from deal_ingest.settings import IngestSettings
 from provisio_common.service import ServiceRuntime, create_app
 
@@ -22,5 +22,5 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
         title="deal-ingest",
         description="CRM webhooks in; raw log, deal snapshots and revisions; deals.v1 out.",
         runtime_factory=runtime,
-        routers=[webhooks.router, deals.router],
+        routers=[webhooks.router, deals.router, admin.router],
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from provisio_common.serve import serve_service
 from deal_ingest.bootstrap import MIGRATIONS, build_app
 from deal_ingest.settings import IngestSettings
+from provisio_common.serve import serve_service
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 from provisio_common.settings import ServiceSettings
@@ -14,14 +14,65 @@ class IngestSettings(ServiceSettings):
     service_name: str = "deal-ingest"
     database: str = "provisio_ingest"
     http_port: int = 8101
-    # Standard Webhooks secrets of the generic door, comma-separated; several may be
-    # active at once while a key is rotated.
-    generic_webhook_secrets: Annotated[list[str], NoDecode] = []
     max_body_bytes: int = 1024 * 1024
+    # Every list below is comma-separated in the environment; several secrets may be active
+    # at once while one is rotated (add the new one, switch the CRM, remove the old one).
+    # Standard Webhooks `whsec_` secrets of the generic door.
+    generic_webhook_secrets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # HubSpot app client secrets (signature v3).
+    hubspot_client_secrets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The exact target URL configured in the HubSpot app (scheme, host, path, query), which
+    # is what HubSpot signs. Unset: the URL this process saw (right without a rewriting proxy).
+    hubspot_public_url: str | None = None
+    # HubSpot deal stage (`closedwon`, or a custom pipeline's stage id) -> snapshot status;
+    # a stage not listed is `open`. JSON in the environment.
+    hubspot_stages: dict[str, str] = Field(default_factory=lambda: {"closedwon": "won", "closedlost": "lost"})
+    # HubSpot deal property -> snapshot field. JSON in the environment.
+    hubspot_properties: dict[str, str] = Field(
+        default_factory=lambda: {
+            "amount": "amount",
+            "closedate": "close_date",
+            "createdate": "created_date",
+            "deal_currency_code": "currency",
+            "hubspot_owner_id": "owner",
+            "dealtype": "type",
+            "dealstage": "status",
+        }
+    )
+    # HubSpot `dealtype` value -> snapshot type; a value not listed leaves `type` empty.
+    hubspot_deal_types: dict[str, str] = Field(
+        default_factory=lambda: {"newbusiness": "new", "existingbusiness": "renewal"}
+    )
+    # HubSpot omits `deal_currency_code` on deals in the account's company currency.
+    hubspot_default_currency: str = "USD"
+    # Pipedrive webhook HTTP basic auth credentials, `user:password` pairs.
+    pipedrive_basic_auth: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Standard Webhooks `whsec_` secrets of the Salesforce Flow/Apex callout door.
+    salesforce_webhook_secrets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Organization ids (15 or 18 characters) whose Outbound Messages are accepted.
+    salesforce_org_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Salesforce sends `CurrencyIsoCode` only in multi-currency orgs.
+    salesforce_default_currency: str = "USD"
 
-    @field_validator("generic_webhook_secrets", mode="before")
+    @field_validator(
+        "generic_webhook_secrets",
+        "hubspot_client_secrets",
+        "pipedrive_basic_auth",
+        "salesforce_webhook_secrets",
+        "salesforce_org_ids",
+        mode="before",
+    )
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("pipedrive_basic_auth")
+    @classmethod
+    def _pairs(cls, value: list[str]) -> list[str]:
+        for pair in value:
+            user, sep, password = pair.partition(":")
+            if not (user and sep and password):
+                raise ValueError("each Pipedrive credential is `user:password`")
         return value

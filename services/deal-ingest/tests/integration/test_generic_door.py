@@ -26,9 +26,16 @@ from provisio_common.testing.plugin import serve
 from provisio_common.webhooks import new_secret, signed_headers
 
 DEAL = {
-    "external_id": "D-7", "status": "won", "amount": "1250.00", "currency": "USD",
-    "close_date": "2027-02-03", "changed_at": "2027-02-03T10:15:00Z", "owner": "generic:u-1",
-    "splits": [], "lines": [{"product": "widget-pro", "amount": "1250.00"}], "type": "new",
+    "external_id": "D-7",
+    "status": "won",
+    "amount": "1250.00",
+    "currency": "USD",
+    "close_date": "2027-02-03",
+    "changed_at": "2027-02-03T10:15:00Z",
+    "owner": "generic:u-1",
+    "splits": [],
+    "lines": [{"product": "widget-pro", "amount": "1250.00"}],
+    "type": "new",
 }
 
 
@@ -43,8 +50,13 @@ class Ingest:
 async def ingest(fresh_db, base_settings: ProvisioSettings) -> AsyncIterator[Ingest]:
     secret = new_secret()
     old_secret = new_secret()
-    settings = IngestSettings(**{**base_settings.model_dump(), "database": await fresh_db("ingest"),
-                                 "generic_webhook_secrets": [secret, old_secret]})
+    settings = IngestSettings(
+        **{
+            **base_settings.model_dump(),
+            "database": await fresh_db("ingest"),
+            "generic_webhook_secrets": [secret, old_secret],
+        }
+    )
     await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)
     async with serve(build_app(settings)) as url:
         yield Ingest(url, secret, settings)
@@ -56,8 +68,11 @@ def body_of(data: dict[str, object]) -> bytes:
 
 async def post(ingest: Ingest, body: bytes, headers: dict[str, str]) -> httpx.Response:
     async with httpx.AsyncClient() as client:
-        return await client.post(f"{ingest.url}/webhooks/generic", content=body,
-                                 headers={"content-type": "application/json", **headers})
+        return await client.post(
+            f"{ingest.url}/webhooks/generic",
+            content=body,
+            headers={"content-type": "application/json", **headers},
+        )
 
 
 async def count_rows(ingest: Ingest, table: str) -> int:
@@ -70,8 +85,9 @@ async def count_rows(ingest: Ingest, table: str) -> int:
 
 
 async def read_deals_topic(settings: ProvisioSettings, expect: int) -> list[dict[str, object]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()
@@ -91,16 +107,25 @@ def reference_headers(secret: str, msg_id: str, body: bytes) -> dict[str, str]:
     """Signed by the Standard Webhooks reference library, not by our own code."""
     now = datetime.now(UTC)
     signature = Webhook(secret).sign(msg_id, now, body.decode())
-    return {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": signature}
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature,
+    }
 
 
-async def test_signed_delivery_is_stored_and_published_as_deals_v1(ingest: Ingest, base_settings: ProvisioSettings) -> None:
+async def test_signed_delivery_is_stored_and_published_as_deals_v1(
+    ingest: Ingest, base_settings: ProvisioSettings
+) -> None:
     body = body_of(DEAL)
     r = await post(ingest, body, reference_headers(ingest.secret, "msg_1", body))
     assert r.status_code == 202, r.text
-    assert r.json() == {"outcome": "new_revision", "delivery_id": "msg_1",
-                        "deal": "generic:D-7", "revision": 1}
+    assert r.json() == {
+        "outcome": "new_revision",
+        "delivery_id": "msg_1",
+        "deal": "generic:D-7",
+        "revision": 1,
+    }
     [event] = await read_deals_topic(base_settings, 1)
     assert event["type"] == "deal.snapshot" and event["subject"] == "generic:D-7"
     data = event["data"]
@@ -108,8 +133,9 @@ async def test_signed_delivery_is_stored_and_published_as_deals_v1(ingest: Inges
     assert data["amount"] == "1250.00" and data["revision"] == 1 and data["source"] == "generic"
     # our signer agrees with the reference library
     moment = datetime.fromtimestamp(1_800_000_000, UTC)
-    assert signed_headers(ingest.secret, "msg_1", body, 1_800_000_000)["webhook-signature"] == \
-        Webhook(ingest.secret).sign("msg_1", moment, body.decode())
+    assert signed_headers(ingest.secret, "msg_1", body, 1_800_000_000)["webhook-signature"] == Webhook(
+        ingest.secret
+    ).sign("msg_1", moment, body.decode())
 
 
 async def test_a_rotated_key_still_verifies(ingest: Ingest) -> None:

@@ -6,8 +6,14 @@ from pydantic import ValidationError
 from deal_ingest.domain.snapshots import FieldError, Stored, decide, generic_deal
 
 NOW = datetime(2027, 2, 3, 10, 0, tzinfo=UTC)
-DATA = {"external_id": "D-1", "status": "won", "amount": "10.00", "currency": "USD",
-        "owner": "rep-1", "changed_at": "2027-02-03T10:00:00Z"}
+DATA = {
+    "external_id": "D-1",
+    "status": "won",
+    "amount": "10.00",
+    "currency": "USD",
+    "owner": "rep-1",
+    "changed_at": "2027-02-03T10:00:00Z",
+}
 
 
 def stored_from(data: dict[str, object], revision: int) -> Stored:

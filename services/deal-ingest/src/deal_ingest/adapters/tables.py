@@ -60,3 +60,26 @@ activities = sa.Table(
     sa.Column("delivery", sa.BigInteger, nullable=False),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
+
+# One row per CRM event inside a batched delivery (HubSpot events, Salesforce notifications):
+# a redelivered event finds its key here and changes nothing.
+crm_events = sa.Table(
+    "crm_events",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("event_key", sa.Text, primary_key=True),
+    sa.Column("delivery", sa.BigInteger, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+# A CRM that sends only changed properties (HubSpot): every property's last value and when it
+# changed, the state the next snapshot is built from.
+crm_deal_state = sa.Table(
+    "crm_deal_state",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("external_id", sa.Text, primary_key=True),
+    sa.Column("state", JSONB, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)

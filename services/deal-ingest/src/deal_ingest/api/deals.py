@@ -26,8 +26,12 @@ async def get_deal(source: str, external_id: str, session: Session, principal: R
         raise Problem(404, f"no deal {source}:{external_id}")
     revisions = (
         await session.execute(
-            sa.select(deal_revisions.c.revision, deal_revisions.c.changed_at,
-                      deal_revisions.c.recorded_at, deal_revisions.c.document)
+            sa.select(
+                deal_revisions.c.revision,
+                deal_revisions.c.changed_at,
+                deal_revisions.c.recorded_at,
+                deal_revisions.c.document,
+            )
             .where(deal_revisions.c.source == source, deal_revisions.c.external_id == external_id)
             .order_by(deal_revisions.c.revision)
         )
@@ -36,8 +40,12 @@ async def get_deal(source: str, external_id: str, session: Session, principal: R
         "deal": f"{source}:{external_id}",
         "current": current,
         "revisions": [
-            {"revision": r.revision, "changed_at": r.changed_at.isoformat(),
-             "recorded_at": r.recorded_at.isoformat(), "snapshot": r.document}
+            {
+                "revision": r.revision,
+                "changed_at": r.changed_at.isoformat(),
+                "recorded_at": r.recorded_at.isoformat(),
+                "snapshot": r.document,
+            }
             for r in revisions
         ],
     }
@@ -64,7 +72,9 @@ async def list_deals(
         query = query.where(t.c.changed_at >= changed_since)
     if after:
         source, _, external_id = after.partition(":")
-        query = query.where(sa.tuple_(t.c.source, t.c.external_id) > sa.tuple_(sa.literal(source), sa.literal(external_id)))
+        query = query.where(
+            sa.tuple_(t.c.source, t.c.external_id) > sa.tuple_(sa.literal(source), sa.literal(external_id))
+        )
     rows = (await session.execute(query.limit(limit + 1))).all()
     page = rows[:limit]
     return {

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from deal_ingest.domain.common import FieldError
 from provisio_common.events import ActivityRecord, DealSnapshot
 
 RESERVED_SOURCES = {"hubspot", "pipedrive", "salesforce"}
@@ -68,16 +69,16 @@ def generic_activity(data: Any) -> ActivityRecord:
     return ActivityRecord.model_validate({"source": "generic", **data})
 
 
-class FieldError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
 def _error(field: str, message: str) -> FieldError:
     return FieldError(field, message)
 
 
-__all__ = ["Decision", "FieldError", "Stored", "ValidationError", "decide", "generic_activity",
-           "generic_deal"]
+__all__ = [
+    "Decision",
+    "FieldError",
+    "Stored",
+    "ValidationError",
+    "decide",
+    "generic_activity",
+    "generic_deal",
+]
