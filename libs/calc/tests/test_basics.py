@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+
 from provisio_calc import (
     BadSplit,
     Deal,
@@ -148,3 +149,10 @@ def test_bad_splits_raise(shares: list[str]) -> None:
     deal = make_deal(splits=[{"payee": f"p{i}", "share": s} for i, s in enumerate(shares)])
     with pytest.raises(BadSplit):
         direct_credits(deal)
+
+
+def test_a_revision_without_close_date_needs_changed_at() -> None:
+    with pytest.raises(InputInvalid) as caught:
+        make_deal(status="open", close_date=None, changed_at=None)
+    assert caught.value.field == "changed_at"
+    assert make_deal(status="open", close_date=None, changed_at="2027-01-02").close_date is None

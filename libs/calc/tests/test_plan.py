@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from provisio_calc import PlanInvalid, PlanProblem, load_plan
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "ae-2027.yaml"

@@ -68,6 +68,20 @@ class FxBook:
             self._days[currency] = ordered
             self._rates[currency] = [days[d] for d in ordered]
 
+    def set(self, fx: FxRate) -> bool:
+        """Add or change one rate; False when it is not a `-> plan currency` rate."""
+        if fx.to_currency != self.to_currency:
+            return False
+        days = self._days.setdefault(fx.from_currency, [])
+        rates = self._rates.setdefault(fx.from_currency, [])
+        index = bisect_right(days, fx.day)
+        if index and days[index - 1] == fx.day:
+            rates[index - 1] = fx.rate
+        else:
+            days.insert(index, fx.day)
+            rates.insert(index, fx.rate)
+        return True
+
     def rate(self, from_currency: str, day: date) -> Decimal | None:
         """The rate to convert 1 `from_currency` on `day`; 1 for the plan currency; None if missing."""
         if from_currency == self.to_currency:

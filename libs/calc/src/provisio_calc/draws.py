@@ -35,11 +35,14 @@ def payouts(plan: Plan, lines: Iterable[Line], payees: Iterable[str], as_of: dat
     last = pay_period_of(as_of, plan.pay_frequency)
     cash: dict[str, dict[str, Decimal]] = {}
     non_cash: dict[str, dict[str, Decimal]] = {}
+    pay_periods: dict[date, str] = {}
     for line in lines:
         target = cash if line.cash else non_cash
         per_payee = target.setdefault(line.payee, {})
         for entry in line.entries:
-            pay_period = pay_period_of(entry.day, plan.pay_frequency)
+            pay_period = pay_periods.get(entry.day)
+            if pay_period is None:
+                pay_period = pay_periods[entry.day] = pay_period_of(entry.day, plan.pay_frequency)
             if pay_period > last:
                 continue
             per_payee[pay_period] = per_payee.get(pay_period, ZERO) + entry.amount

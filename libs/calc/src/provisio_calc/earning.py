@@ -17,9 +17,10 @@ def _s(value: Decimal | None) -> str | None:
     return None if value is None else format_decimal(value)
 
 
-def _band_bounds(
-    comp: Component, quota: Decimal | None
-) -> list[tuple[Decimal, Decimal | None, Decimal, Decimal | None]]:
+Bounds = list[tuple[Decimal, Decimal | None, Decimal, Decimal | None]]
+
+
+def band_bounds(comp: Component, quota: Decimal | None) -> Bounds:
     """[(lower, upper or None, band's `from` as written, band's `to` as written)] in value terms."""
     assert comp.tiers is not None
     attainment = comp.tiers.basis == "attainment"
@@ -51,7 +52,11 @@ def _band_earning(comp: Component, index: int, amount: Decimal, quota: Decimal |
 
 
 def _tiers(
-    comp: Component, value: Decimal, quota: Decimal | None, detail: dict[str, Any] | None
+    comp: Component,
+    value: Decimal,
+    quota: Decimal | None,
+    detail: dict[str, Any] | None,
+    bounds: Bounds | None,
 ) -> Decimal:
     assert comp.tiers is not None
     bands = comp.tiers.bands
@@ -59,7 +64,8 @@ def _tiers(
     crossed: list[tuple[int, Decimal, Decimal | None, Decimal, Decimal]] = []
     total = ZERO
     if value > 0:
-        bounds = _band_bounds(comp, quota)
+        if bounds is None:
+            bounds = band_bounds(comp, quota)
         if comp.tiers.method == "marginal":
             for j, (lower, upper, lw, uw) in enumerate(bounds):
                 if value <= lower:
@@ -101,12 +107,14 @@ def earn(
     count: Decimal,
     quota: Decimal | None,
     detail: dict[str, Any] | None = None,
+    bounds: Bounds | None = None,
 ) -> Decimal:
     """E for one (payee, component, period) (PLANS.md rules 17-19).
 
     `quota` is None when missing or <= 0; callers must not call this for a component
     that needs a quota without one. When `detail` is a dict, the arithmetic is
-    written into it for the explanation.
+    written into it for the explanation. `bounds` may pass `band_bounds(comp, quota)`
+    computed once by the caller.
     """
     if comp.kind == "bonus":
         assert comp.when is not None and quota is not None
@@ -133,7 +141,7 @@ def earn(
         if detail is not None:
             detail["formula"] = f"rate {_s(comp.rate)} * value"
     elif comp.tiers is not None:
-        earned = _tiers(comp, value, quota, detail)
+        earned = _tiers(comp, value, quota, detail, bounds)
         if detail is not None:
             detail["formula"] = (
                 "sum of band rate * slice of value in band"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal, localcontext
@@ -18,6 +19,9 @@ from provisio_calc.setup import Aggregate, Contribution, Key, Setup
 from provisio_calc.timeline import collect_revisions, deal_events
 
 _EventOrder = tuple[date, int, str, str, int]
+# (order, day, key of the contribution it replaces or None, deal ref, contribution, or
+# None with the snapshot whose contribution is computed when the event is applied)
+_Event = tuple[_EventOrder, date, str | None, str | None, Contribution | None, Deal | None]
 
 
 def dedupe_activities(activities: Iterable[Activity]) -> list[Activity]:
@@ -50,8 +54,16 @@ def calculate(
     With `explain`, each line's explanation also lists the credits and entries.
     Raises InputInvalid for contradictory inputs (two different snapshots with one revision).
     """
-    with localcontext(EXACT):
-        return _Calculation(plan, payees, quotas, fx, as_of, explain).run(deals, activities)
+    # The run allocates millions of small acyclic containers; the cyclic collector would
+    # rescan them again and again (about a quarter of the time) without freeing any.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with localcontext(EXACT):
+            return _Calculation(plan, payees, quotas, fx, as_of, explain).run(deals, activities)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class _Calculation:
@@ -72,85 +84,146 @@ class _Calculation:
 
     def run(self, deals: Iterable[Deal], activities: Iterable[Activity]) -> CalcResult:
         setup = self.setup
+        by_deal = collect_revisions(deals, setup.tz, self.as_of)
+        events, latest, final_snapshot = self._deal_events(by_deal)
+        activity_list = [
+            a for a in dedupe_activities(activities) if local_day(a.occurred_at, setup.tz) <= self.as_of
+        ]
+        events.extend(self._activity_events(activity_list, latest))
+        events.sort(key=lambda event: event[0])
+        aggs, current = self._apply(events)
+        credits = self._credits(current, final_snapshot) if self.explain else {}
+        lines = self._lines(aggs, credits)
+        universe = self._universe(by_deal, activity_list)
+        payout_rows = build_payouts(self.plan, lines, universe, self.as_of)
+        exceptions = sorted(self.exceptions, key=lambda e: (e.kind, e.payee or "", e.deal or "", e.detail))
+        return CalcResult(self.plan.id, self.plan.currency, lines, payout_rows, exceptions)
+
+    # ---------------------------------------------------------------- events
+
+    def _deal_events(
+        self, by_deal: dict[str, dict[int, Deal]]
+    ) -> tuple[list[_Event], dict[str, Deal], dict[str, Deal | None]]:
+        """Every deal's dated states as events; bad_split / missing_fx deals are parked."""
+        setup = self.setup
         tz = setup.tz
-        by_deal = collect_revisions(deals, tz, self.as_of)
-        events: list[tuple[_EventOrder, date, str, str | None, Contribution]] = []
+        explain = self.explain
+        events: list[_Event] = []
         latest: dict[str, Deal] = {}
         final_snapshot: dict[str, Deal | None] = {}
-        for deal_key in sorted(by_deal):
-            revisions = [by_deal[deal_key][r] for r in sorted(by_deal[deal_key])]
+        # Input order does not matter: events are sorted on a total order below.
+        for deal_key, by_revision in by_deal.items():
+            if len(by_revision) == 1:
+                # The common case, kept lean: one revision, at most one state.
+                (only,) = by_revision.values()
+                latest[deal_key] = only
+                if only.status != "won":
+                    continue
+                assert only.close_date is not None
+                day, micros = local_instant(only.close_date, tz)
+                order = (day, micros, only.source, only.external_id, 0)
+                # A deal with one state replaces nothing: no need to remember it, unless
+                # the explanation lists its credit. Its contribution (or its bad_split /
+                # missing_fx) is computed when applied, so it is never held for long.
+                owner_key = deal_key if explain else None
+                events.append((order, day, owner_key, deal_key, None, only))
+                if explain:
+                    final_snapshot[deal_key] = only
+                continue
+            revisions = [by_revision[r] for r in sorted(by_revision)]
             latest[deal_key] = revisions[-1]
             timeline = deal_events(revisions, tz, setup.window_days)
-            snapshots = [e.snapshot for e in timeline if e.snapshot is not None]
-            problem = setup.check(deal_key, snapshots)
+            contributions: dict[int, Contribution] = {}
+            problem: CalcException | None = None
+            for event in timeline:
+                snap = event.snapshot
+                if snap is not None and id(snap) not in contributions:
+                    checked = setup.checked_contribution(deal_key, snap)
+                    if isinstance(checked, CalcException):
+                        problem = checked
+                        break
+                    contributions[id(snap)] = checked
             if problem is not None:
                 self.exceptions.append(problem)
                 continue
-            contributions: dict[int, Contribution] = {}
             for event in timeline:
                 snap = event.snapshot
-                if snap is None:
-                    contribution: Contribution = {}
-                else:
-                    contribution = contributions.get(id(snap)) or setup.deal_contribution(snap)
-                    contributions[id(snap)] = contribution
-                events.append((event.order, event.day, deal_key, deal_key, contribution))
+                contribution = {} if snap is None else contributions[id(snap)]
+                events.append((event.order, event.day, deal_key, deal_key, contribution, None))
             if timeline:
                 final_snapshot[deal_key] = timeline[-1].snapshot
-        activity_list = [
-            a for a in dedupe_activities(activities) if local_day(a.occurred_at, tz) <= self.as_of
-        ]
-        for activity in activity_list:
+        return events, latest, final_snapshot
+
+    def _activity_events(self, activities: list[Activity], latest: dict[str, Deal]) -> list[_Event]:
+        """One event per counted activity; deal filters look at its deal's latest revision."""
+        setup = self.setup
+        events: list[_Event] = []
+        for activity in activities:
             linked = latest.get(f"{activity.source}:{activity.deal}") if activity.deal else None
             contribution = setup.activity_contribution(activity, linked)
             if not contribution:
                 continue
-            day, micros = local_instant(activity.occurred_at, tz)
+            day, micros = local_instant(activity.occurred_at, setup.tz)
             order = (day, micros, activity.source, activity.external_id, 0)
-            events.append((order, day, "activity " + activity.key, None, contribution))
-        events.sort(key=lambda event: event[0])
+            owner_key = "activity " + activity.key if self.explain else None
+            events.append((order, day, owner_key, None, contribution, None))
+        return events
 
+    def _apply(self, events: list[_Event]) -> tuple[dict[Key, Aggregate], dict[str, Contribution]]:
+        """Apply events in order; each posts E' - E per touched key, dated on its day."""
+        setup = self.setup
         aggs: dict[Key, Aggregate] = {}
         current: dict[str, Contribution] = {}
         is_contest = setup.is_contest
-        for _order, day, owner_key, deal_ref, contribution in events:
-            previous = current.get(owner_key, {})
-            touched: list[Key] = []
-            for key, (value, count) in previous.items():
-                agg = aggs[key]
-                agg.value -= value
-                agg.count -= count
-                touched.append(key)
-            for key, (value, count) in contribution.items():
-                target = aggs.get(key)
-                if target is None:
-                    target = aggs[key] = Aggregate()
-                target.value += value
-                target.count += count
-                if key not in previous:
-                    touched.append(key)
-            current[owner_key] = contribution
-            for key in touched:
-                if is_contest[key[1]]:
+        linear = setup.linear
+        earned_for = setup.earned
+        checked_contribution = setup.checked_contribution
+        for _order, day, owner_key, deal_ref, given, snapshot in events:
+            if given is None:
+                assert snapshot is not None and deal_ref is not None
+                checked = checked_contribution(deal_ref, snapshot)
+                if isinstance(checked, CalcException):
+                    self.exceptions.append(checked)
                     continue
-                agg = aggs[key]
-                earned = setup.earned(key, agg.value, agg.count)
+                contribution = checked
+            else:
+                contribution = given
+            previous = current.get(owner_key) if owner_key is not None else None
+            if previous:
+                # The change per key: the new contribution minus the one it replaces.
+                changes: dict[Key, list[Decimal]] = {k: [-v, -n] for k, (v, n) in previous.items()}
+                for key, (value, count) in contribution.items():
+                    change = changes.get(key)
+                    if change is None:
+                        changes[key] = [value, count]
+                    else:
+                        change[0] += value
+                        change[1] += count
+            else:
+                changes = contribution
+            if owner_key is not None:
+                current[owner_key] = contribution
+            for key, (value, count) in changes.items():
+                agg = aggs.get(key)
+                if agg is None:
+                    agg = aggs[key] = Aggregate()
+                agg.value += value
+                agg.count += count
+                ci = key[1]
+                if is_contest[ci]:
+                    continue  # contests are ranked once, at the end
+                coefficient = linear[ci]
+                if coefficient is not None:
+                    delta = coefficient[0] * (count if coefficient[1] else value)
+                    if delta:
+                        agg.entries.append(Entry(day, delta, deal_ref))
+                        agg.earned += delta
+                    continue
+                earned = earned_for(key, agg.value, agg.count)
                 if earned != agg.earned:
                     agg.entries.append(Entry(day, earned - agg.earned, deal_ref))
                     agg.earned = earned
-
-        credits = self._credits(current, final_snapshot) if self.explain else {}
-        lines = self._lines(aggs, credits)
-        universe = set(setup.hierarchy.payees)
-        for revisions_by_number in by_deal.values():
-            for snapshot in revisions_by_number.values():
-                universe.add(snapshot.owner)
-                universe.update(s.payee for s in snapshot.splits)
-        universe.update(a.owner for a in activity_list)
-        self._unknown_payees(by_deal, activity_list)
-        payout_rows = build_payouts(self.plan, lines, universe, self.as_of)
-        exceptions = sorted(self.exceptions, key=lambda e: (e.kind, e.payee or "", e.deal or "", e.detail))
-        return CalcResult(self.plan.id, self.plan.currency, lines, payout_rows, exceptions)
+        return aggs, current
 
     # ---------------------------------------------------------------- lines
 
@@ -286,24 +359,31 @@ class _Calculation:
             )
         return lines
 
-    def _unknown_payees(self, by_deal: dict[str, dict[int, Deal]], activities: list[Activity]) -> None:
+    def _universe(self, by_deal: dict[str, dict[int, Deal]], activities: list[Activity]) -> set[str]:
+        """Rule 12: the payee list, every deal's owner and split payees, activity owners;
+        with a payee list, one unknown_payee per (payee, deal) not on it."""
         setup = self.setup
-        if not setup.payee_list_given:
-            return
         known = setup.hierarchy.payees
-        for deal_key in sorted(by_deal):
-            seen: set[str] = set()
-            for snapshot in by_deal[deal_key].values():
-                for payee in [snapshot.owner, *(s.payee for s in snapshot.splits)]:
-                    if payee not in known and payee not in seen:
-                        seen.add(payee)
+        universe = set(known)
+        check = setup.payee_list_given
+        for deal_key, revisions in by_deal.items():
+            reported: set[str] = set()
+            for snapshot in revisions.values():
+                payees = [snapshot.owner, *(s.payee for s in snapshot.splits)]
+                universe.update(payees)
+                if not check:
+                    continue
+                for payee in payees:
+                    if payee not in known and payee not in reported:
+                        reported.add(payee)
                         self.exceptions.append(
                             CalcException(
                                 "unknown_payee", payee, deal_key, f"{payee} is not in the payee list"
                             )
                         )
         for activity in activities:
-            if activity.owner not in known:
+            universe.add(activity.owner)
+            if check and activity.owner not in known:
                 self.exceptions.append(
                     CalcException(
                         "unknown_payee",
@@ -312,3 +392,4 @@ class _Calculation:
                         f"{activity.owner} (owner of activity {activity.key}) is not in the payee list",
                     )
                 )
+        return universe

@@ -26,6 +26,8 @@ class InputInvalid(ValueError):
 
 def _text(d: Mapping[str, Any], field: str, *, required: bool = True) -> str | None:
     value = d.get(field)
+    if type(value) is str and value:
+        return value  # the common case, first
     if value is None or value == "":
         if required:
             raise InputInvalid(field, "is required")
@@ -129,6 +131,8 @@ class Deal:
         changed_raw = d.get("changed_at")
         # Without changed_at the revision is taken as made on its close date.
         changed_at = close_date if changed_raw in (None, "") else _when(changed_raw, "changed_at")
+        if changed_at is None:
+            raise InputInvalid("changed_at", "is required when there is no close_date")
         created_raw = d.get("created_date")
         created = None if created_raw in (None, "") else _when(created_raw, "created_date")
         owner = _text(d, "owner")

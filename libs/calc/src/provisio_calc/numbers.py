@@ -20,6 +20,15 @@ def parse_decimal(value: object) -> Decimal:
     Floats (and bools) are refused: a float has already lost the source text
     (PLANS.md rule 4). Raises ValueError with a message meant for people.
     """
+    if type(value) is str and "_" not in value:
+        # The common case, first: a plain decimal string.
+        try:
+            result = Decimal(value)
+        except InvalidOperation:
+            raise ValueError(f"not a number: {value!r}") from None
+        if result.is_finite():
+            return result
+        raise ValueError(f"not a finite number: {value!r}")
     if isinstance(value, bool):
         raise ValueError(f"not a number: {value!r}")
     if isinstance(value, Decimal):

@@ -10,8 +10,8 @@ from typing import Any
 
 from provisio_calc.books import FxBook, QuotaBook
 from provisio_calc.crediting import BadSplit, Hierarchy, component_credits, direct_credits
-from provisio_calc.earning import earn
-from provisio_calc.inputs import Activity, Deal, FxRate, Payee, Quota
+from provisio_calc.earning import Bounds, band_bounds, earn
+from provisio_calc.inputs import Activity, Deal, FxRate, Payee, Quota, Split
 from provisio_calc.measures import CompiledMeasure
 from provisio_calc.numbers import HUNDRED, ZERO, divide
 from provisio_calc.periods import local_day, period_of
@@ -65,6 +65,41 @@ class Setup:
             self.credit_group.append(groups.setdefault(marker, len(groups)))
         self.windows = [c.window for c in self.components]
         self._usable: dict[tuple[str, str], Decimal | None] = {}
+        self._periods: dict[date, str] = {}
+        self._effective_from = plan.effective.from_
+        self._effective_to = plan.effective.to
+        self._bounds: dict[tuple[int, Decimal | None], Bounds] = {}
+        self._shares: dict[tuple[int, str, tuple[Split, ...]], dict[str, Decimal]] = {}
+        # Components with the same measure share one computation per deal.
+        measure_ids: dict[tuple[Any, ...], int] = {}
+        self._measure_slot: list[int] = []
+        for comp in self.components:
+            m = comp.effective_measure
+            measure_key = (m.metric, m.deal_types, m.products, m.territories)
+            self._measure_slot.append(measure_ids.setdefault(measure_key, len(measure_ids)))
+        self._plan_rows = [
+            (
+                ci,
+                self.windows[ci],
+                self.measures[ci],
+                self._measure_slot[ci],
+                self.credit_group[ci],
+                self.is_contest[ci],
+            )
+            for ci in range(len(self.components))
+        ]
+        # A flat rate or per_deal with no threshold, cap or quota need is linear in V (or
+        # N): E' - E is then coefficient * the change, exactly, with no recomputation.
+        self.linear: list[tuple[Decimal, bool] | None] = []
+        for comp in self.components:
+            plain = comp.kind in ("commission", "spif") and comp.threshold is None
+            plain = plain and comp.cap is None and comp.tiers is None
+            if plain and comp.rate is not None:
+                self.linear.append((comp.rate, False))
+            elif plain and comp.per_deal is not None:
+                self.linear.append((comp.per_deal, True))
+            else:
+                self.linear.append(None)
 
     # ---------------------------------------------------------------- deals
 
@@ -98,39 +133,65 @@ class Setup:
 
     def deal_contribution(self, deal: Deal) -> Contribution:
         """What one (checked) won snapshot adds to each (payee, component, period)."""
-        day = self.close_day(deal)
-        if not self.plan.effective.contains(day):
+        result = self.checked_contribution(deal.key, deal)
+        assert not isinstance(result, CalcException)
+        return result
+
+    def checked_contribution(self, deal_key: str, deal: Deal) -> Contribution | CalcException:
+        """The snapshot's contribution, or the bad_split / missing_fx exception it raises."""
+        assert deal.close_date is not None
+        close = deal.close_date
+        day = close if type(close) is date else local_day(close, self.tz)
+        if not self._effective_from <= day <= self._effective_to:
             return {}
         rate = self.fx.rate(deal.currency, day)
-        assert rate is not None
-        direct = direct_credits(deal)
-        period = period_of(day, self.plan.period)
-        has_splits = bool(deal.splits)
+        if rate is None:
+            return CalcException(
+                "missing_fx",
+                deal.owner,
+                deal_key,
+                f"no {deal.currency}->{self.plan.currency} rate on or before {day}",
+            )
+        try:
+            direct = direct_credits(deal)
+        except BadSplit as exc:
+            return CalcException("bad_split", deal.owner, deal_key, str(exc))
+        period = self._periods.get(day)
+        if period is None:
+            period = self._periods[day] = period_of(day, self.plan.period)
         out: Contribution = {}
         shares_by_group: dict[int, dict[str, Decimal]] = {}
-        for ci, comp in enumerate(self.components):
-            window = self.windows[ci]
+        values: dict[int, Decimal | None] = {}
+        for ci, window, measure, slot, group, is_contest in self._plan_rows:
             if window is not None and not window.from_ <= day <= window.to:
                 continue
-            value = self.measures[ci].deal_value(deal, rate)
+            if slot in values:
+                value = values[slot]
+            else:
+                value = values[slot] = measure.deal_value(deal, rate)
             if value is None:
                 continue
-            group = self.credit_group[ci]
             shares = shares_by_group.get(group)
             if shares is None:
-                shares = component_credits(
-                    direct, deal.owner, has_splits, comp.credit, self.hierarchy, comp.applies_to
-                )
+                # Crediting depends only on owner, splits and the group: cache it.
+                cache_key = (group, deal.owner, deal.splits)
+                shares = self._shares.get(cache_key)
+                if shares is None:
+                    comp = self.components[ci]
+                    shares = component_credits(
+                        direct,
+                        deal.owner,
+                        bool(deal.splits),
+                        comp.credit,
+                        self.hierarchy,
+                        comp.applies_to,
+                    )
+                    self._shares[cache_key] = shares
                 shares_by_group[group] = shares
-            key_period = "" if self.is_contest[ci] else period
+            key_period = "" if is_contest else period
             for payee, share in shares.items():
-                key = (payee, ci, key_period)
-                known = out.get(key)
-                if known is None:
-                    out[key] = [value * share, share]
-                else:
-                    known[0] += value * share
-                    known[1] += share
+                # One payee appears once per component, so keys never collide here.
+                out[(payee, ci, key_period)] = [value * share if share != 1 else value, share]
         return out
 
     # ---------------------------------------------------------------- activities
@@ -192,4 +253,11 @@ class Setup:
         quota = self.quota(payee, period)
         if quota is None and self.needs_quota[ci]:
             return ZERO
-        return earn(self.components[ci], value, count, quota, detail)
+        comp = self.components[ci]
+        bounds = None
+        if comp.tiers is not None:
+            bounds_key = (ci, quota)
+            bounds = self._bounds.get(bounds_key)
+            if bounds is None:
+                bounds = self._bounds[bounds_key] = band_bounds(comp, quota)
+        return earn(comp, value, count, quota, detail, bounds)

@@ -7,8 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-
-import httpx
+from typing import Any
 
 from provisio_cli.stack import Stack
 
@@ -41,16 +40,21 @@ def token(ns: argparse.Namespace) -> int:
 
 
 def send_deal(ns: argparse.Namespace) -> int:
-    from provisio_common.ids import new_id
-    from provisio_common.webhooks import signed_headers
+    """Sign a payload the way the chosen CRM door expects and POST it."""
+    from provisio_cli.send import send
 
     config = Stack(Path(ns.state)).config() if not (ns.url and ns.secret) else {}
     url = ns.url or f"http://127.0.0.1:{config['ports']['deal-ingest']}"
-    secret = ns.secret or config["webhook_secrets"]["generic"]
+    secret_name = "salesforce" if ns.door == "salesforce-outbound" else ns.door
+    secret = ns.secret or config["webhook_secrets"].get(secret_name, "")
     text = sys.stdin.read() if ns.file == "-" else Path(ns.file).read_text()
-    body = json.dumps({"type": ns.type, "data": json.loads(text)}).encode()
-    headers = {"content-type": "application/json", **signed_headers(secret, ns.id or new_id(), body)}
-    response = httpx.post(f"{url}/webhooks/generic", content=body, headers=headers, timeout=10)
+    if ns.door == "salesforce-outbound":
+        payload: Any = text.encode()
+    elif ns.door == "generic":
+        payload = {"type": ns.type, "data": json.loads(text)}
+    else:
+        payload = json.loads(text)
+    response = send(ns.door, url, secret, payload, msg_id=ns.id)
     print(response.status_code, response.text)
     return 0 if response.is_success else 1
 

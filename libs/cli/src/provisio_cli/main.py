@@ -30,12 +30,20 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--role", required=True, choices=["admin", "manager", "rep", "payroll", "ops"])
     token.add_argument("--sub", required=True, help="payee id (rep, manager) or client id")
     token.add_argument("--state", default=".provisio")
-    send = sub.add_parser("send-deal", help="sign and POST one deal snapshot to the generic door")
-    send.add_argument("file", help="JSON file with the deal's data object (- for stdin)")
+    send = sub.add_parser("send-deal", help="sign and POST one delivery to a CRM door")
+    send.add_argument(
+        "file",
+        help="generic: the deal's data object; other doors: the CRM's own payload (- for stdin)",
+    )
+    send.add_argument(
+        "--door",
+        default="generic",
+        choices=["generic", "hubspot", "pipedrive", "salesforce", "salesforce-outbound"],
+    )
     send.add_argument("--url", help="deal-ingest base URL (default: from the stack)")
-    send.add_argument("--secret", help="whsec_ secret (default: from the stack)")
+    send.add_argument("--secret", help="the door's secret (default: from the stack)")
     send.add_argument("--type", default="deal.snapshot", choices=["deal.snapshot", "activity"])
-    send.add_argument("--id", help="webhook-id (default: a new ULID)")
+    send.add_argument("--id", help="delivery id (webhook-id / meta.id; default: a new one)")
     send.add_argument("--state", default=".provisio")
     replay = sub.add_parser("replay", help="re-publish every retained outbox row")
     replay.add_argument(

@@ -41,6 +41,19 @@ DEFAULT_BROKER_PORT = 19092
 HOST = "127.0.0.1"
 
 
+DEMO_SALESFORCE_ORG_ID = "00D000000000001EAA"
+
+
+def _new_webhook_secrets() -> dict[str, str]:
+    """One secret per CRM door (HubSpot: the app's client secret; Pipedrive: user:password)."""
+    return {
+        "generic": new_secret(),
+        "hubspot": secrets.token_hex(16),
+        "salesforce": new_secret(),
+        "pipedrive": f"provisio:{secrets.token_urlsafe(18)}",
+    }
+
+
 class Stack:
     def __init__(self, state: Path) -> None:
         self.state = state.resolve()
@@ -51,7 +64,13 @@ class Stack:
     def config(self) -> dict[str, Any]:
         path = self.state / "config.json"
         if path.exists():
-            return dict(json.loads(path.read_text()))
+            config: dict[str, Any] = json.loads(path.read_text())
+            if set(config["webhook_secrets"]) >= set(_new_webhook_secrets()):
+                return config
+            # A state folder from before a door existed: add the missing secrets.
+            config["webhook_secrets"] = {**_new_webhook_secrets(), **config["webhook_secrets"]}
+            path.write_text(json.dumps(config, indent=2))
+            return config
         self.state.mkdir(parents=True, exist_ok=True)
         env = os.environ
         config = {
@@ -64,7 +83,7 @@ class Stack:
                 },
             },
             "jwt_secret": secrets.token_urlsafe(32),
-            "webhook_secrets": {"generic": new_secret()},
+            "webhook_secrets": _new_webhook_secrets(),
         }
         path.write_text(json.dumps(config, indent=2))
         path.chmod(0o600)
@@ -159,6 +178,10 @@ class Stack:
             "PROVISIO_KAFKA_BOOTSTRAP": f"{HOST}:{ports['broker']}",
             "PROVISIO_JWT_SECRET": config["jwt_secret"],
             "PROVISIO_GENERIC_WEBHOOK_SECRETS": config["webhook_secrets"]["generic"],
+            "PROVISIO_HUBSPOT_CLIENT_SECRETS": config["webhook_secrets"]["hubspot"],
+            "PROVISIO_SALESFORCE_WEBHOOK_SECRETS": config["webhook_secrets"]["salesforce"],
+            "PROVISIO_PIPEDRIVE_BASIC_AUTH": config["webhook_secrets"]["pipedrive"],
+            "PROVISIO_SALESFORCE_ORG_IDS": DEMO_SALESFORCE_ORG_ID,
             "PROVISIO_KAFKA_SESSION_TIMEOUT_MS": "6000",
             "PROVISIO_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
         }

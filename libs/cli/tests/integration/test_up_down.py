@@ -64,7 +64,18 @@ def test_up_serves_demo_statements_down_stops_and_up_again_resumes_without_dupli
         stack = json.loads((state / "stack.json").read_text())
         assert set(stack["services"]) == {"deal-ingest", "calc-engine", "quota-service", "payout-service"}
         assert set(stack["tokens"]) == {"admin", "manager", "rep", "other_rep", "payroll", "ops"}
-        assert stack["webhook_secrets"]["generic"].startswith("whsec_")
+        secrets = stack["webhook_secrets"]
+        assert set(secrets) == {"generic", "hubspot", "salesforce", "pipedrive"}
+        assert secrets["generic"].startswith("whsec_") and ":" in secrets["pipedrive"]
+        # Every door is configured: the CLI signs a sample the way each CRM does.
+        samples = Path(__file__).resolve().parents[4] / "services" / "deal-ingest" / "tests" / "samples"
+        for door, sample in [
+            ("pipedrive", "pipedrive_deal_won.json"),
+            ("salesforce", "salesforce_callout.json"),
+            ("hubspot", "hubspot_batch.json"),
+        ]:
+            sent = run(["send-deal", "--state", str(state), "--door", door, str(samples / sample)], env)
+            assert sent.returncode == 0, f"{door}: {sent.stdout} {sent.stderr}"
         first = statements(stack)
         assert first["pay_periods"]
         entries = ledger_size(stack)
