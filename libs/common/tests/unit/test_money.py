@@ -5,7 +5,7 @@ import pytest
 from provisio_common.money import MoneyError, format_amount, minor_units, parse_amount, round_money
 
 
-@pytest.mark.parametrize(("currency", "digits"), [("USD", 2), ("JPY", 0), ("KWD", 3), ("EUR", 2), ("jpy", 0)])
+@pytest.mark.parametrize(("currency", "digits"), [("USD", 2), ("JPY", 0), ("KWD", 3), ("EUR", 2)])
 def test_minor_units_follow_iso_4217(currency: str, digits: int) -> None:
     assert minor_units(currency) == digits
 
@@ -42,3 +42,8 @@ def test_format_amount_is_plain_without_trailing_zeros() -> None:
     assert format_amount(Decimal("1250.500")) == "1250.5"
     assert format_amount(Decimal("1E+3")) == "1000"
     assert format_amount(Decimal("-0.00")) == "0"
+
+
+def test_unknown_currency_has_no_minor_units() -> None:
+    with pytest.raises(ValueError, match="ISO 4217"):
+        minor_units("XYZ")
