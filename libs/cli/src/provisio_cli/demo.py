@@ -31,19 +31,53 @@ def quarter_of(day: date) -> tuple[str, date]:
     return f"{day.year}-Q{q + 1}", date(day.year, 3 * q + 1, 1)
 
 
-def plan_yaml(year: int) -> str:
+def plan_yaml(today: date) -> str:
+    """An AE plan with an accelerator, renewals, a club bonus, a spif in the quarter's first
+    month and a manager override (PLANS.md)."""
+    _, first = quarter_of(today)
+    spif_end = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
     return f"""id: ae-demo
 name: Account Executive (demo)
 currency: USD
 timezone: UTC
 period: quarter
 pay_frequency: month
-effective: {{from: {year}-01-01, to: {year}-12-31}}
+effective: {{from: {today.year}-01-01, to: {today.year}-12-31}}
 components:
   - id: new-business
     kind: commission
+    applies_to: {{roles: [rep]}}
+    measure: {{metric: amount, deal_types: [new, upsell]}}
+    tiers:
+      basis: attainment
+      method: marginal
+      bands:
+        - {{to: 100, rate: "0.08"}}
+        - {{to: 150, rate: "0.12"}}
+        - {{rate: "0.15"}}
+  - id: renewals
+    kind: commission
+    applies_to: {{roles: [rep]}}
+    measure: {{metric: amount, deal_types: [renewal]}}
+    rate: "0.03"
+  - id: club
+    kind: bonus
+    applies_to: {{roles: [rep]}}
+    measure: {{metric: amount, deal_types: [new, upsell]}}
+    when: {{attainment_at_least: 100}}
+    amount: "5000"
+  - id: widget-spif
+    kind: spif
+    applies_to: {{roles: [rep]}}
+    window: {{from: {first.isoformat()}, to: {spif_end.isoformat()}}}
+    measure: {{metric: amount, products: [widget-pro]}}
+    per_deal: "250"
+  - id: manager-override
+    kind: commission
+    applies_to: {{roles: [manager]}}
     measure: {{metric: amount}}
-    rate: "0.10"
+    credit: [team_rollup]
+    rate: "0.02"
 clawback: {{window_days: 90}}
 """
 
@@ -82,7 +116,7 @@ def run_demo(settings: ProvisioSettings, urls: dict[str, str], secret: str) -> d
         _ok(
             client.put(
                 f"{quota}/plans/ae-demo",
-                content=plan_yaml(today.year),
+                content=plan_yaml(today),
                 headers={**admin, "content-type": "application/yaml"},
             )
         )
@@ -112,7 +146,7 @@ def run_demo(settings: ProvisioSettings, urls: dict[str, str], secret: str) -> d
                     },
                 )
             )
-            _ok(client.put(f"{quota}/quotas/{rep}/{quarter}", headers=admin, json={"amount": "250000"}))
+            _ok(client.put(f"{quota}/quotas/{rep}/{quarter}", headers=admin, json={"amount": "200000"}))
         deals = demo_deals(today)
         for deal in deals:
             changed = datetime.combine(date.fromisoformat(deal["close_date"]), datetime.min.time(), UTC)
