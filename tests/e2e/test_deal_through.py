@@ -212,3 +212,34 @@ async def test_credits_follow_a_payee_who_arrives_after_the_deal(stack: Stack) -
             return r.status_code == 200 and r.json()["attainment"] == percent
 
         await eventually(lambda: attained("12.5"))
+
+
+async def test_a_deal_in_another_currency_waits_for_its_rate_then_earns(stack: Stack) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        await setup_company(client, stack)
+        admin = auth(stack, "admin", "admin-1")
+        eur = {**deal("won", amount="1000.00"), "currency": "EUR", "external_id": "D-EUR"}
+        r = await send(client, stack, "eur-1", {"type": "deal.snapshot", "data": eur})
+        assert r.status_code == 202, r.text
+
+        async def parked() -> bool:
+            r = await client.get(f"{stack.calc}/exceptions", headers=admin)
+            return [(e["kind"], e["deal"]) for e in r.json()] == [("missing_fx", "generic:D-EUR")]
+
+        await eventually(parked)
+        metrics = (await client.get(f"{stack.calc}/metrics")).text
+        assert 'provisio_calc_exceptions{kind="missing_fx"} 1.0' in metrics
+
+        day = (TODAY.replace(day=1)).isoformat()
+        r = await client.put(f"{stack.quota}/fx-rates/{day}/EUR/USD", json={"rate": "1.0825"}, headers=admin)
+        assert r.status_code == 201, r.text
+        ann = auth(stack, "rep", "ann")
+
+        async def earned() -> bool:
+            r = await client.get(f"{stack.payout}/statements/ann", headers=ann)
+            periods = r.json().get("pay_periods", []) if r.status_code == 200 else []
+            # 1000.00 EUR x 1.0825 = 1082.50 USD; 10% = 108.25
+            return [(p["pay_period"], p["payable"]) for p in periods] == [(PAY_PERIOD, "108.25")]
+
+        await eventually(earned)
+        assert (await client.get(f"{stack.calc}/exceptions", headers=admin)).json() == []

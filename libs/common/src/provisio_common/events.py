@@ -170,6 +170,16 @@ class QuotaRecord(_Schema):
     amount: Amount | None
 
 
+class FxRateRecord(_Schema):
+    """`fxrates.v1` data: 1 `from_currency` = `rate` `to_currency` from `day` on
+    (rate null = deleted)."""
+
+    day: date
+    from_currency: str = Field(pattern=r"^[A-Z]{3}$")
+    to_currency: str = Field(pattern=r"^[A-Z]{3}$")
+    rate: Amount | None
+
+
 class CreditRecord(_Schema):
     """`credits.v1` data: the value of one deal credited to one payee at one revision."""
 
@@ -213,6 +223,7 @@ EVENT_TYPES: dict[str, type[_Schema]] = {
     "plan.version": PlanVersion,
     "payee": PayeeRecord,
     "quota": QuotaRecord,
+    "fx.rate": FxRateRecord,
     "credit": CreditRecord,
     "ledger.entry": LedgerEntryRecord,
 }

@@ -32,10 +32,11 @@ ACTIVITIES = Topic("activities.v1", partitions=6, compacted=False, key="deal or 
 PLANS = Topic("plans.v1", partitions=1, compacted=True, key="plan id")
 PAYEES = Topic("payees.v1", partitions=1, compacted=True, key="payee id")
 QUOTAS = Topic("quotas.v1", partitions=1, compacted=True, key="payee:period")
+FXRATES = Topic("fxrates.v1", partitions=1, compacted=True, key="day:from:to")
 CREDITS = Topic("credits.v1", partitions=6, compacted=False, key="payee")
 LEDGER = Topic("ledger.v1", partitions=6, compacted=False, key="payee")
 
-CATALOGUE: tuple[Topic, ...] = (DEALS, ACTIVITIES, PLANS, PAYEES, QUOTAS, CREDITS, LEDGER)
+CATALOGUE: tuple[Topic, ...] = (DEALS, ACTIVITIES, PLANS, PAYEES, QUOTAS, FXRATES, CREDITS, LEDGER)
 
 
 def all_topic_names() -> list[str]:

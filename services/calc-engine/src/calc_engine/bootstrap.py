@@ -11,6 +11,7 @@ from calc_engine.api import deals, ledger
 from calc_engine.consumers.handlers import (
     on_activity,
     on_deal,
+    on_fx_rate,
     on_payee,
     on_plan,
     on_quota,
@@ -18,7 +19,7 @@ from calc_engine.consumers.handlers import (
 )
 from calc_engine.settings import CalcSettings
 from provisio_common.service import ConsumerSpec, ServiceRuntime, create_app
-from provisio_common.topics import ACTIVITIES, DEALS, PAYEES, PLANS, QUOTAS
+from provisio_common.topics import ACTIVITIES, DEALS, FXRATES, PAYEES, PLANS, QUOTAS
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "alembic"
 
@@ -33,6 +34,7 @@ def consumers() -> list[ConsumerSpec]:
                 PLANS.name: on_plan,
                 PAYEES.name: on_payee,
                 QUOTAS.name: on_quota,
+                FXRATES.name: on_fx_rate,
                 DEALS.name: on_deal,
                 ACTIVITIES.name: on_activity,
             },

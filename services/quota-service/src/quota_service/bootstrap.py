@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from provisio_common.service import ConsumerSpec, ServiceRuntime, create_app
 from provisio_common.topics import CREDITS
 from quota_service.adapters.tables import inbox, outbox
-from quota_service.api import attainment, payees, plans, quotas
+from quota_service.api import attainment, fx, payees, plans, quotas
 from quota_service.consumers.handlers import on_credit
 from quota_service.settings import QuotaSettings
 
@@ -29,5 +29,5 @@ def build_app(settings: QuotaSettings | None = None) -> FastAPI:
         title="quota-service",
         description="Payees, the manager hierarchy, plans (versioned), quotas, attainment.",
         runtime_factory=runtime,
-        routers=[plans.router, payees.router, quotas.router, attainment.router],
+        routers=[plans.router, payees.router, quotas.router, fx.router, attainment.router],
     )

@@ -35,6 +35,15 @@ quotas = sa.Table(
     sa.Column("amount", sa.Numeric, nullable=False),
 )
 
+fx_rates = sa.Table(
+    "fx_rates",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("from_currency", sa.Text, primary_key=True),
+    sa.Column("to_currency", sa.Text, primary_key=True),
+    sa.Column("rate", sa.Numeric, nullable=False),
+)
+
 deals = sa.Table(
     "deals",
     metadata,

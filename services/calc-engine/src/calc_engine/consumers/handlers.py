@@ -11,7 +11,16 @@ from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calc_engine.adapters.tables import activities, deal_revisions, deals, outbox, payees, plans, quotas
+from calc_engine.adapters.tables import (
+    activities,
+    deal_revisions,
+    deals,
+    fx_rates,
+    outbox,
+    payees,
+    plans,
+    quotas,
+)
 from calc_engine.domain.people import crm_index
 from calc_engine.service_layer.inputs import close_day_of, to_activity, to_deal
 from calc_engine.service_layer.reconcile import reconcile_all
@@ -21,6 +30,7 @@ from provisio_common.events import (
     CreditRecord,
     DealSnapshot,
     Envelope,
+    FxRateRecord,
     PayeeRecord,
     PlanVersion,
     QuotaRecord,
@@ -233,6 +243,32 @@ async def on_payee(session: AsyncSession, env: Envelope) -> None:
                 if old != new:
                     snapshot = DealSnapshot.model_validate(held)
                     await publish_credits(session, snapshot, new, old)
+    pending(session).everything = True
+
+
+async def on_fx_rate(session: AsyncSession, env: Envelope) -> None:
+    """Replicate a rate; parked `missing_fx` deals earn once their rate is here."""
+    try:
+        record = FxRateRecord.model_validate(env.data)
+    except ValidationError as exc:
+        raise PoisonMessage(f"not an fxrates.v1 record: {exc}") from exc
+    key = (
+        (fx_rates.c.day == record.day)
+        & (fx_rates.c.from_currency == record.from_currency)
+        & (fx_rates.c.to_currency == record.to_currency)
+    )
+    if record.rate is None:
+        await session.execute(fx_rates.delete().where(key))
+    else:
+        values = {"day": record.day, "from_currency": record.from_currency, "to_currency": record.to_currency}
+        await session.execute(
+            insert(fx_rates)
+            .values(**values, rate=record.rate)
+            .on_conflict_do_update(
+                index_elements=[fx_rates.c.day, fx_rates.c.from_currency, fx_rates.c.to_currency],
+                set_={"rate": record.rate},
+            )
+        )
     pending(session).everything = True
 
 

@@ -10,9 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calc_engine.adapters.tables import activities, deal_revisions, payees, plans, quotas
+from calc_engine.adapters.tables import activities, deal_revisions, fx_rates, payees, plans, quotas
 from calc_engine.domain.people import crm_index, resolve_people
-from provisio_calc import Activity, Deal, Payee, Plan, Quota, load_plan
+from provisio_calc import Activity, Deal, FxRate, Payee, Plan, Quota, load_plan
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Inputs:
     quotas: list[Quota]
     deals: list[Deal]
     activities: list[Activity]
+    fx: list[FxRate]
 
 
 async def latest_plan(session: AsyncSession, plan_id: str) -> PlanRow | None:
@@ -79,6 +80,7 @@ async def load_inputs(session: AsyncSession, window: tuple[date, date] | None = 
     payee_documents = {r.id: dict(r.document) for r in (await session.execute(sa.select(payees))).all()}
     index = crm_index(payee_documents.values())
     quota_rows = (await session.execute(sa.select(quotas))).all()
+    fx_rows = (await session.execute(sa.select(fx_rates))).all()
     query = sa.select(deal_revisions.c.document)
     if window is not None:
         in_window = (
@@ -95,4 +97,5 @@ async def load_inputs(session: AsyncSession, window: tuple[date, date] | None = 
         quotas=[Quota(payee=r.payee, period=r.period, amount=Decimal(r.amount)) for r in quota_rows],
         deals=[to_deal(d, index) for d in revisions],
         activities=[to_activity(d, index) for d in activity_documents],
+        fx=[FxRate(r.day, r.from_currency, r.to_currency, Decimal(r.rate)) for r in fx_rows],
     )

@@ -11,18 +11,65 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
+from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calc_engine.adapters.tables import calc_exceptions, ledger, outbox
 from calc_engine.domain.assignments import assigned
 from calc_engine.domain.ledger import PostingKey, deltas, desired_postings
 from calc_engine.service_layer.inputs import latest_plan, load_inputs, plan_ids
-from provisio_calc import Line, Plan, calculate
+from provisio_calc import CalcException, Line, Plan, calculate
 from provisio_calc.periods import local_day, pay_period_of, period_bounds, period_of
 from provisio_common.events import LedgerEntryRecord, envelope
 from provisio_common.ids import new_id
 from provisio_common.outbox import add_to_outbox
 from provisio_common.topics import LEDGER
+
+EXCEPTION_KINDS = {"missing_quota", "missing_fx", "bad_split", "unknown_payee"}
+EXCEPTIONS = Gauge(
+    "provisio_calc_exceptions", "Current calculation exceptions by kind (calc-engine)", ["kind"]
+)
+
+
+async def replace_exceptions(
+    session: AsyncSession,
+    plan_id: str,
+    found: list[CalcException],
+    scope: set[str] | None,
+    loaded_deals: set[str],
+) -> None:
+    """Keep `calc_exceptions` equal to what the engine reports.
+
+    A whole-plan run replaces the plan's list. A scoped run knows only the deals it
+    loaded: it replaces theirs and adds its deal-less ones (missing quota) once.
+    """
+    t = calc_exceptions
+    if scope is None:
+        await session.execute(t.delete().where(t.c.plan == plan_id))
+    else:
+        await session.execute(t.delete().where(t.c.plan == plan_id, t.c.deal.in_(sorted(loaded_deals))))
+        for exc in (e for e in found if e.deal is None):
+            await session.execute(
+                t.delete().where(
+                    t.c.plan == plan_id,
+                    t.c.deal.is_(None),
+                    t.c.kind == exc.kind,
+                    t.c.payee.is_not_distinct_from(exc.payee),
+                    t.c.detail == exc.detail,
+                )
+            )
+    if found:
+        await session.execute(
+            t.insert(),
+            [
+                {"plan": plan_id, "kind": e.kind, "payee": e.payee, "deal": e.deal, "detail": e.detail}
+                for e in found
+            ],
+        )
+    rows = (await session.execute(sa.select(t.c.kind, sa.func.count()).group_by(t.c.kind))).all()
+    counts: dict[str, int] = {kind: count for kind, count in rows}
+    for kind in EXCEPTION_KINDS | set(counts):
+        EXCEPTIONS.labels(kind).set(counts.get(kind, 0))
 
 
 def affected_periods(plan: Plan, days: Iterable[date | datetime | str]) -> set[str] | None:
@@ -91,6 +138,7 @@ async def reconcile_plan(
         payees=inputs.payees,
         quotas=inputs.quotas,
         activities=inputs.activities,
+        fx=inputs.fx,
         as_of=today,
     )
 
@@ -155,15 +203,7 @@ async def reconcile_plan(
             envelope("ledger.entry", "calc-engine", entry.payee, entry),
         )
         posted += 1
-    await session.execute(calc_exceptions.delete().where(calc_exceptions.c.plan == plan_id))
-    if result.exceptions:
-        await session.execute(
-            calc_exceptions.insert(),
-            [
-                {"plan": plan_id, "kind": e.kind, "payee": e.payee, "deal": e.deal, "detail": e.detail}
-                for e in result.exceptions
-            ],
-        )
+    await replace_exceptions(session, plan_id, result.exceptions, scope, {d.key for d in inputs.deals})
     return posted
 
 

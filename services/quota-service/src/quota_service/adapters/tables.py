@@ -54,3 +54,13 @@ credits = sa.Table(
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("close_date", sa.Date, nullable=True),
 )
+
+fx_rates = sa.Table(
+    "fx_rates",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("from_currency", sa.Text, primary_key=True),
+    sa.Column("to_currency", sa.Text, primary_key=True),
+    sa.Column("rate", sa.Numeric, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
