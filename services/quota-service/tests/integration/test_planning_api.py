@@ -181,3 +181,31 @@ async def test_health_readiness_and_metrics(quota: Quota, broker) -> None:  # ty
         not_ready = await client.get(f"{quota.url}/readyz", timeout=10)
         assert not_ready.status_code == 503
         assert not_ready.json()["checks"]["broker"] != "ok"
+
+
+async def test_fx_rate_needs_iso_codes_and_a_positive_decimal_and_is_published(quota: Quota) -> None:
+    async with httpx.AsyncClient() as client:
+        url = f"{quota.url}/fx-rates/2027-01-01"
+        bad = await client.put(f"{url}/EURO/USD", json={"rate": "1.1"}, headers=quota.headers())
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "source"
+        same = await client.put(f"{url}/USD/USD", json={"rate": "1"}, headers=quota.headers())
+        assert same.status_code == 422 and same.json()["errors"][0]["field"] == "target"
+        negative = await client.put(f"{url}/EUR/USD", json={"rate": "-1"}, headers=quota.headers())
+        assert negative.status_code == 422 and negative.json()["errors"][0]["field"] == "rate"
+        floaty = await client.put(f"{url}/EUR/USD", json={"rate": 1.1}, headers=quota.headers())
+        assert floaty.status_code == 422 and floaty.json()["errors"][0]["field"] == "rate"
+        ok = await client.put(f"{url}/EUR/USD", json={"rate": "1.0825"}, headers=quota.headers())
+        assert ok.status_code == 201 and ok.json() == {
+            "day": "2027-01-01",
+            "from": "EUR",
+            "to": "USD",
+            "rate": "1.0825",
+        }
+    assert await rows(quota, "SELECT count(*) FROM fx_rates") == 1
+    [event] = await topic(quota.settings, "fxrates.v1", 1)
+    assert event["data"] == {
+        "day": "2027-01-01",
+        "from_currency": "EUR",
+        "to_currency": "USD",
+        "rate": "1.0825",
+    }
