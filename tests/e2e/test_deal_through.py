@@ -103,7 +103,9 @@ async def test_won_deal_reaches_the_reps_statement_and_cancellation_reverses_it(
         [line] = detail["lines"]
         assert (line["plan"], line["component"], line["amount"]) == ("flat", "commission", "125")
         assert line["entries"][0]["deal"] == "generic:D-1"
-        assert line["entries"][0]["explanation"]  # the arithmetic travels with the entry
+        why = line["entries"][0]["explanation"]  # the arithmetic travels with the entry
+        assert (why["value"], why["earned"], why["plan_version"]) == ("1250", "125", 1)
+        assert why["deal_credit"]["deal"] == "generic:D-1" and "credits" not in why
 
         # credits.v1 reaches quota-service: 1250.00 of a 10000 quota is 12.5% attained.
         async def attained(percent: str | None) -> bool:

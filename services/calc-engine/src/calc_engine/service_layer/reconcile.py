@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import Gauge
@@ -70,6 +71,23 @@ async def replace_exceptions(
     counts: dict[str, int] = {kind: count for kind, count in rows}
     for kind in EXCEPTION_KINDS | set(counts):
         EXCEPTIONS.labels(kind).set(counts.get(kind, 0))
+
+
+def entry_explanation(line: Line | None, deal: str | None, plan_version: int) -> dict[str, Any]:
+    """The line's arithmetic (value, quota, attainment, bands, rate, earned) for one entry.
+
+    The per-deal lists of the line are left out (they would make every entry as large as
+    its period); the entry keeps the credit of its own deal, and the line's other deals
+    are on their own entries.
+    """
+    if line is None:
+        return {"reason": "the line no longer earns", "plan_version": plan_version}
+    explanation = {k: v for k, v in line.explanation.items() if k not in ("credits", "entries")}
+    explanation["plan_version"] = plan_version
+    for credit in line.explanation.get("credits", []):
+        if deal is not None and credit.get("deal") == deal:
+            explanation["deal_credit"] = credit
+    return explanation
 
 
 def affected_periods(plan: Plan, days: Iterable[date | datetime | str]) -> set[str] | None:
@@ -153,11 +171,7 @@ async def reconcile_plan(
     posted_now = await posted_sums(session, plan_id, scope)
     for key, delta in deltas(desired_postings(lines), posted_now):
         line = by_line.get((key.payee, key.component, key.period))
-        explanation = (
-            {**line.explanation, "plan_version": row.version}
-            if line is not None
-            else {"reason": "the line no longer earns", "plan_version": row.version}
-        )
+        explanation = entry_explanation(line, key.deal, row.version)
         entry = LedgerEntryRecord(
             entry_id=new_id(),
             payee=key.payee,
