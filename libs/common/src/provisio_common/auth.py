@@ -6,7 +6,7 @@ HS256 with a configured secret for local runs; RS256 against a JWKS URL in produ
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -103,3 +103,25 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
         return principal
 
     return check
+
+
+def reports_to(payee: str, manager: str, managers: Mapping[str, str | None]) -> bool:
+    """True if `manager` is `payee` or above them in the hierarchy (loops end the walk)."""
+    seen: set[str] = set()
+    current: str | None = payee
+    while current is not None and current not in seen:
+        if current == manager:
+            return True
+        seen.add(current)
+        current = managers.get(current)
+    return False
+
+
+def ensure_may_see(principal: Principal, payee: str, managers: Mapping[str, str | None]) -> None:
+    """DESIGN.md §7: admin, payroll and ops see everyone; a manager their subtree; anyone
+    themselves. 403 otherwise."""
+    if principal.role in ("admin", "payroll", "ops") or principal.sub == payee:
+        return
+    if principal.role == "manager" and reports_to(payee, principal.sub, managers):
+        return
+    raise Problem(403, f"{principal.role} {principal.sub!r} may not see payee {payee!r}")

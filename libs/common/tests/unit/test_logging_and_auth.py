@@ -37,3 +37,22 @@ def test_minted_token_verifies_with_its_role_and_a_forged_one_does_not() -> None
 def test_production_refuses_the_local_default_secret() -> None:
     with pytest.raises(ValueError, match="PROVISIO_JWT_SECRET"):
         ProvisioSettings(environment="production")
+
+
+def test_who_may_see_a_payee_follows_the_hierarchy() -> None:
+    from provisio_common.auth import Principal, ensure_may_see
+
+    managers = {"ceo": None, "vp": "ceo", "ann": "vp", "bob": "vp", "loop1": "loop2", "loop2": "loop1"}
+    ensure_may_see(Principal("vp", "manager"), "ann", managers)  # a direct report
+    ensure_may_see(Principal("ceo", "manager"), "bob", managers)  # two levels down
+    ensure_may_see(Principal("ann", "rep"), "ann", managers)  # oneself
+    ensure_may_see(Principal("x", "payroll"), "ann", managers)
+    for principal, payee in [
+        (Principal("ann", "rep"), "bob"),
+        (Principal("vp", "manager"), "ceo"),
+        (Principal("ann", "manager"), "bob"),
+        (Principal("vp", "manager"), "loop1"),
+    ]:
+        with pytest.raises(Problem) as info:
+            ensure_may_see(principal, payee, managers)
+        assert info.value.status == 403

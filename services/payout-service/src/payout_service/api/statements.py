@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter
 
 from payout_service.adapters.tables import ledger_entries, payees
-from payout_service.domain.statements import Entry, statement, subtree, summaries
-from provisio_common.auth import CurrentPrincipal, Principal
+from payout_service.domain.statements import Entry, statement, summaries
+from provisio_common.auth import CurrentPrincipal, Principal, ensure_may_see
 from provisio_common.deps import Session
 from provisio_common.problems import Problem
 
@@ -20,15 +20,8 @@ router = APIRouter(tags=["statements"])
 
 
 async def check_access(session: Session, principal: Principal, payee: str) -> None:
-    if principal.role in ("admin", "payroll", "ops"):
-        return
-    if principal.role == "rep" and principal.sub == payee:
-        return
-    if principal.role == "manager":
-        rows = (await session.execute(sa.select(payees.c.id, payees.c.manager))).all()
-        if payee in subtree(principal.sub, {r.id: r.manager for r in rows}):
-            return
-    raise Problem(403, f"{principal.role} {principal.sub!r} may not see payee {payee!r}")
+    rows = (await session.execute(sa.select(payees.c.id, payees.c.manager))).all()
+    ensure_may_see(principal, payee, {r.id: r.manager for r in rows})
 
 
 def _entries(rows: list[Any]) -> list[Entry]:

@@ -85,18 +85,3 @@ def statement(pay_period: str, entries: list[Entry]) -> dict[str, Any]:
             for (plan, component, period, currency), group in sorted(lines.items())
         ],
     }
-
-
-def subtree(manager: str, managers: Mapping[str, str | None]) -> set[str]:
-    """The manager and everyone below them."""
-    children: dict[str | None, list[str]] = defaultdict(list)
-    for payee, boss in managers.items():
-        children[boss].append(payee)
-    seen = {manager}
-    stack = [manager]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
-    return seen

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from fastapi import APIRouter
 
 from provisio_calc.periods import period_bounds
-from provisio_common.auth import CurrentPrincipal
+from provisio_common.auth import CurrentPrincipal, ensure_may_see
 from provisio_common.deps import Session
 from provisio_common.money import format_amount
-from provisio_common.problems import Problem, invalid
+from provisio_common.problems import invalid
 from quota_service.adapters.tables import credits, payees, quotas
 from quota_service.domain.attainment import attainment
 from quota_service.domain.periods import is_period
@@ -21,19 +21,8 @@ router = APIRouter(tags=["attainment"])
 
 
 async def may_see(session: Session, principal: CurrentPrincipal, payee: str) -> None:
-    if principal.role in ("admin", "ops", "payroll") or principal.sub == payee:
-        return
-    if principal.role == "manager":
-        current: str | None = payee
-        seen: set[str] = set()
-        while current is not None and current not in seen:
-            seen.add(current)
-            current = (
-                await session.execute(sa.select(payees.c.manager).where(payees.c.id == current))
-            ).scalar()
-            if current == principal.sub:
-                return
-    raise Problem(403, f"{principal.role} {principal.sub!r} may not see payee {payee!r}")
+    rows = (await session.execute(sa.select(payees.c.id, payees.c.manager))).all()
+    ensure_may_see(principal, payee, {r.id: r.manager for r in rows})
 
 
 @router.get("/attainment/{payee}/{period}")
