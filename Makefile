@@ -31,15 +31,23 @@ logs:
 status: venv
 	-$(PROVISIO) status --state $(STATE)
 
-test: venv
+test: lint
 	$(VENV)/bin/pytest -q
 
 bench: venv
 	$(PROVISIO) bench
 
+# Lint and types first (make test runs them): ruff, ruff format, mypy --strict on sources
+# and tests, one package at a time (each test tree has its own conftest and helpers).
+TYPED := libs/common libs/calc libs/cli services/deal-ingest services/calc-engine services/quota-service services/payout-service
 lint: venv
-	$(VENV)/bin/ruff check libs services
-	$(VENV)/bin/mypy libs/common/src libs/calc/src libs/cli/src services/*/src
+	$(VENV)/bin/ruff check libs services tests
+	$(VENV)/bin/ruff format --check libs services tests
+	@set -e; for unit in $(TYPED); do \
+		echo "mypy --strict $$unit"; \
+		MYPYPATH=$$unit/tests $(VENV)/bin/mypy --strict $$unit/src $$unit/tests; \
+	done
+	$(VENV)/bin/mypy --strict tests
 
 clean: down
 	rm -rf $(STATE) $(VENV)

@@ -58,7 +58,7 @@ def test_cancel_inside_the_window_posts_a_reversal_on_the_changed_at_day() -> No
     result = run(FLAT, deals, clawback={"window_days": 90})
     assert entries(result) == [("2027-01-10", "100.0", "crm:1"), ("2027-04-10", "-100.0", "crm:1")]
     # the line stays, earning 0; the reversal is paid in April
-    assert [(ln.period, ln.earned) for ln in result.lines] == [("2027-Q1", 0)]
+    assert [(ln.period, ln.earned) for ln in result.lines] == [("2027-Q1", Decimal(0))]
     assert [(p.pay_period, p.earned) for p in result.payouts] == [
         ("2027-01", Decimal("100.0")),
         ("2027-04", Decimal("-100.0")),

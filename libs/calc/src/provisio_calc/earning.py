@@ -51,6 +51,60 @@ def _band_earning(comp: Component, index: int, amount: Decimal, quota: Decimal |
     return divide(band.multiplier * comp.target_incentive * amount, quota)
 
 
+# (band index, written from, written to, slice of value, earned in band)
+_Crossed = list[tuple[int, Decimal, Decimal | None, Decimal, Decimal]]
+
+
+def _marginal_bands(
+    comp: Component, value: Decimal, quota: Decimal | None, bounds: Bounds
+) -> tuple[Decimal, _Crossed]:
+    """Marginal tiers: each band pays its own rate on the slice of value inside it."""
+    crossed: _Crossed = []
+    total = ZERO
+    for j, (lower, upper, lw, uw) in enumerate(bounds):
+        if value <= lower:
+            break
+        top = value if upper is None or value < upper else upper
+        piece = top - lower
+        earned = _band_earning(comp, j, piece, quota)
+        total += earned
+        crossed.append((j, lw, uw, piece, earned))
+    return total, crossed
+
+
+def _retroactive_band(
+    comp: Component, value: Decimal, quota: Decimal | None, bounds: Bounds
+) -> tuple[Decimal, _Crossed]:
+    """Retroactive tiers: all of the value pays the rate of the one band it reaches."""
+    for j, (lower, upper, lw, uw) in enumerate(bounds):
+        if lower <= value and (upper is None or value < upper):
+            total = _band_earning(comp, j, value, quota)
+            return total, [(j, lw, uw, value, total)]
+    return ZERO, []
+
+
+def _tier_detail(comp: Component, crossed: _Crossed, detail: dict[str, Any]) -> None:
+    """Write the tiers' basis and method and one row per band crossed into `detail`."""
+    assert comp.tiers is not None
+    bands = comp.tiers.bands
+    detail["tiers"] = {"basis": comp.tiers.basis, "method": comp.tiers.method}
+    if comp.target_incentive is not None:
+        detail["tiers"]["target_incentive"] = _s(comp.target_incentive)
+    rows = []
+    for j, lw, uw, piece, earned in crossed:
+        row: dict[str, Any] = {"band": j, "from": _s(lw)}
+        if uw is not None:
+            row["to"] = _s(uw)
+        if bands[j].rate is not None:
+            row["rate"] = _s(bands[j].rate)
+        else:
+            row["multiplier"] = _s(bands[j].multiplier)
+        row["slice"] = _s(piece)
+        row["earned"] = _s(earned)
+        rows.append(row)
+    detail["bands"] = rows
+
+
 def _tiers(
     comp: Component,
     value: Decimal,
@@ -58,47 +112,99 @@ def _tiers(
     detail: dict[str, Any] | None,
     bounds: Bounds | None,
 ) -> Decimal:
+    """A tiered component's earning on `value`, marginal or retroactive."""
     assert comp.tiers is not None
-    bands = comp.tiers.bands
-    # (band index, written from, written to, slice of value, earned in band)
-    crossed: list[tuple[int, Decimal, Decimal | None, Decimal, Decimal]] = []
+    crossed: _Crossed = []
     total = ZERO
     if value > 0:
         if bounds is None:
             bounds = band_bounds(comp, quota)
         if comp.tiers.method == "marginal":
-            for j, (lower, upper, lw, uw) in enumerate(bounds):
-                if value <= lower:
-                    break
-                top = value if upper is None or value < upper else upper
-                piece = top - lower
-                earned = _band_earning(comp, j, piece, quota)
-                total += earned
-                crossed.append((j, lw, uw, piece, earned))
+            total, crossed = _marginal_bands(comp, value, quota, bounds)
         else:
-            for j, (lower, upper, lw, uw) in enumerate(bounds):
-                if lower <= value and (upper is None or value < upper):
-                    total = _band_earning(comp, j, value, quota)
-                    crossed.append((j, lw, uw, value, total))
-                    break
+            total, crossed = _retroactive_band(comp, value, quota, bounds)
     if detail is not None:
-        detail["tiers"] = {"basis": comp.tiers.basis, "method": comp.tiers.method}
-        if comp.target_incentive is not None:
-            detail["tiers"]["target_incentive"] = _s(comp.target_incentive)
-        rows = []
-        for j, lw, uw, piece, earned in crossed:
-            row: dict[str, Any] = {"band": j, "from": _s(lw)}
-            if uw is not None:
-                row["to"] = _s(uw)
-            if bands[j].rate is not None:
-                row["rate"] = _s(bands[j].rate)
-            else:
-                row["multiplier"] = _s(bands[j].multiplier)
-            row["slice"] = _s(piece)
-            row["earned"] = _s(earned)
-            rows.append(row)
-        detail["bands"] = rows
+        _tier_detail(comp, crossed, detail)
     return total
+
+
+def _bonus(comp: Component, value: Decimal, quota: Decimal | None, detail: dict[str, Any] | None) -> Decimal:
+    """A bonus: a fixed amount, or a rate on the value above the bar, once attainment reaches the bar."""
+    assert comp.when is not None and quota is not None
+    bar = comp.when.attainment_at_least
+    met = value * HUNDRED >= bar * quota
+    if comp.amount is not None:
+        earned = comp.amount if met else ZERO
+        if detail is not None:
+            detail["formula"] = f"{_s(comp.amount)} when attainment >= {_s(bar)}%"
+    else:
+        assert comp.rate_of_excess is not None
+        excess = value - bar * quota / HUNDRED
+        earned = comp.rate_of_excess * excess if met else ZERO
+        if detail is not None:
+            detail["formula"] = (
+                f"rate_of_excess {_s(comp.rate_of_excess)} * (value - {_s(bar)}% * quota)"
+                f" when attainment >= {_s(bar)}%"
+            )
+            detail["excess"] = _s(excess)
+    if detail is not None:
+        detail["bar"] = {"attainment_at_least": _s(bar), "met": met}
+    return earned
+
+
+def _before_limits(
+    comp: Component,
+    value: Decimal,
+    count: Decimal,
+    quota: Decimal | None,
+    detail: dict[str, Any] | None,
+    bounds: Bounds | None,
+) -> Decimal:
+    """The earning from the component's formula (bonus, rate, tiers or per_deal), before threshold and cap."""
+    if comp.kind == "bonus":
+        return _bonus(comp, value, quota, detail)
+    if comp.rate is not None:
+        if detail is not None:
+            detail["formula"] = f"rate {_s(comp.rate)} * value"
+        return comp.rate * value
+    if comp.tiers is not None:
+        earned = _tiers(comp, value, quota, detail, bounds)
+        if detail is not None:
+            detail["formula"] = (
+                "sum of band rate * slice of value in band"
+                if comp.tiers.method == "marginal"
+                else "all of value at the rate of the band it reaches"
+            )
+        return earned
+    assert comp.per_deal is not None
+    if detail is not None:
+        detail["formula"] = f"per_deal {_s(comp.per_deal)} * credited deals {_s(count)}"
+    return comp.per_deal * count
+
+
+def _apply_threshold(
+    comp: Component, value: Decimal, quota: Decimal | None, earned: Decimal, detail: dict[str, Any] | None
+) -> Decimal:
+    """Zero the earning unless attainment reaches the component's threshold (if it has one)."""
+    if comp.threshold is None:
+        return earned
+    assert quota is not None
+    met = value * HUNDRED >= comp.threshold * quota
+    if detail is not None:
+        detail["threshold"] = {"percent": _s(comp.threshold), "met": met}
+    return earned if met else ZERO
+
+
+def _apply_cap(comp: Component, earned: Decimal, detail: dict[str, Any] | None) -> Decimal:
+    """Limit the earning to the component's cap (if it has one)."""
+    if comp.cap is None:
+        return earned
+    capped = earned > comp.cap
+    if detail is not None:
+        detail["cap"] = {"amount": _s(comp.cap), "applied": capped}
+        if capped:
+            detail["cap"]["uncapped"] = _s(earned)
+    return comp.cap if capped else earned
 
 
 def earn(
@@ -116,56 +222,6 @@ def earn(
     written into it for the explanation. `bounds` may pass `band_bounds(comp, quota)`
     computed once by the caller.
     """
-    if comp.kind == "bonus":
-        assert comp.when is not None and quota is not None
-        bar = comp.when.attainment_at_least
-        met = value * HUNDRED >= bar * quota
-        if comp.amount is not None:
-            earned = comp.amount if met else ZERO
-            if detail is not None:
-                detail["formula"] = f"{_s(comp.amount)} when attainment >= {_s(bar)}%"
-        else:
-            assert comp.rate_of_excess is not None
-            excess = value - bar * quota / HUNDRED
-            earned = comp.rate_of_excess * excess if met else ZERO
-            if detail is not None:
-                detail["formula"] = (
-                    f"rate_of_excess {_s(comp.rate_of_excess)} * (value - {_s(bar)}% * quota)"
-                    f" when attainment >= {_s(bar)}%"
-                )
-                detail["excess"] = _s(excess)
-        if detail is not None:
-            detail["bar"] = {"attainment_at_least": _s(bar), "met": met}
-    elif comp.rate is not None:
-        earned = comp.rate * value
-        if detail is not None:
-            detail["formula"] = f"rate {_s(comp.rate)} * value"
-    elif comp.tiers is not None:
-        earned = _tiers(comp, value, quota, detail, bounds)
-        if detail is not None:
-            detail["formula"] = (
-                "sum of band rate * slice of value in band"
-                if comp.tiers.method == "marginal"
-                else "all of value at the rate of the band it reaches"
-            )
-    else:
-        assert comp.per_deal is not None
-        earned = comp.per_deal * count
-        if detail is not None:
-            detail["formula"] = f"per_deal {_s(comp.per_deal)} * credited deals {_s(count)}"
-    if comp.threshold is not None:
-        assert quota is not None
-        met = value * HUNDRED >= comp.threshold * quota
-        if detail is not None:
-            detail["threshold"] = {"percent": _s(comp.threshold), "met": met}
-        if not met:
-            earned = ZERO
-    if comp.cap is not None:
-        capped = earned > comp.cap
-        if detail is not None:
-            detail["cap"] = {"amount": _s(comp.cap), "applied": capped}
-            if capped:
-                detail["cap"]["uncapped"] = _s(earned)
-        if capped:
-            earned = comp.cap
-    return earned
+    earned = _before_limits(comp, value, count, quota, detail, bounds)
+    earned = _apply_threshold(comp, value, quota, earned, detail)
+    return _apply_cap(comp, earned, detail)

@@ -66,6 +66,19 @@ def calculate(
             gc.enable()
 
 
+def _changes(previous: Contribution, contribution: Contribution) -> dict[Key, list[Decimal]]:
+    """The change per key: the new contribution minus the one it replaces."""
+    changes: dict[Key, list[Decimal]] = {k: [-v, -n] for k, (v, n) in previous.items()}
+    for key, (value, count) in contribution.items():
+        change = changes.get(key)
+        if change is None:
+            changes[key] = [value, count]
+        else:
+            change[0] += value
+            change[1] += count
+    return changes
+
+
 class _Calculation:
     def __init__(
         self,
@@ -177,30 +190,13 @@ class _Calculation:
         is_contest = setup.is_contest
         linear = setup.linear
         earned_for = setup.earned
-        checked_contribution = setup.checked_contribution
+        event_contribution = self._event_contribution
         for _order, day, owner_key, deal_ref, given, snapshot in events:
-            if given is None:
-                assert snapshot is not None and deal_ref is not None
-                checked = checked_contribution(deal_ref, snapshot)
-                if isinstance(checked, CalcException):
-                    self.exceptions.append(checked)
-                    continue
-                contribution = checked
-            else:
-                contribution = given
+            contribution = given if given is not None else event_contribution(deal_ref, snapshot)
+            if contribution is None:
+                continue
             previous = current.get(owner_key) if owner_key is not None else None
-            if previous:
-                # The change per key: the new contribution minus the one it replaces.
-                changes: dict[Key, list[Decimal]] = {k: [-v, -n] for k, (v, n) in previous.items()}
-                for key, (value, count) in contribution.items():
-                    change = changes.get(key)
-                    if change is None:
-                        changes[key] = [value, count]
-                    else:
-                        change[0] += value
-                        change[1] += count
-            else:
-                changes = contribution
+            changes = _changes(previous, contribution) if previous else contribution
             if owner_key is not None:
                 current[owner_key] = contribution
             for key, (value, count) in changes.items():
@@ -224,6 +220,16 @@ class _Calculation:
                     agg.entries.append(Entry(day, earned - agg.earned, deal_ref))
                     agg.earned = earned
         return aggs, current
+
+    def _event_contribution(self, deal_ref: str | None, snapshot: Deal | None) -> Contribution | None:
+        """The contribution of a deal snapshot whose event carries none, computed when applied;
+        None (with the exception recorded) when the snapshot has a bad_split or missing_fx."""
+        assert snapshot is not None and deal_ref is not None
+        checked = self.setup.checked_contribution(deal_ref, snapshot)
+        if isinstance(checked, CalcException):
+            self.exceptions.append(checked)
+            return None
+        return checked
 
     # ---------------------------------------------------------------- lines
 
@@ -301,6 +307,7 @@ class _Calculation:
                         payee,
                         None,
                         f"component {comp.id} needs a quota above 0 for {period}",
+                        period,
                     )
                 )
                 continue

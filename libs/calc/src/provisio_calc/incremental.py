@@ -199,7 +199,7 @@ class IncrementalEngine:
             if setup.needs_quota[ci] and setup.quota(payee, period) is None:
                 comp_id = setup.components[ci].id
                 detail = f"component {comp_id} needs a quota above 0 for {period}"
-                found.append(CalcException("missing_quota", payee, None, detail))
+                found.append(CalcException("missing_quota", payee, None, detail, period))
         return sorted(found, key=lambda e: (e.kind, e.payee or "", e.deal or "", e.detail))
 
     # ---------------------------------------------------------------- internals

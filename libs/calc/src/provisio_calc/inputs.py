@@ -72,6 +72,89 @@ class DealLine:
     margin: Decimal
 
 
+def _revision(d: Mapping[str, Any]) -> int:
+    """A deal's `revision`: an integer (an integral decimal string or Decimal is accepted)."""
+    revision_raw = d.get("revision")
+    if isinstance(revision_raw, bool) or revision_raw is None:
+        raise InputInvalid("revision", "is required (an integer)")
+    try:
+        revision = int(revision_raw)
+    except (TypeError, ValueError):
+        raise InputInvalid("revision", f"must be an integer, got {revision_raw!r}") from None
+    if isinstance(revision_raw, Decimal | str) and Decimal(str(revision_raw)) != revision:
+        raise InputInvalid("revision", f"must be an integer, got {revision_raw!r}")
+    return revision
+
+
+def _status(d: Mapping[str, Any]) -> str:
+    """A deal's `status`, one of DEAL_STATUSES."""
+    status = _text(d, "status")
+    if status not in DEAL_STATUSES:
+        raise InputInvalid("status", f"must be one of {', '.join(DEAL_STATUSES)}, got {status!r}")
+    assert status is not None
+    return status
+
+
+def _currency(d: Mapping[str, Any]) -> str:
+    """A deal's `currency`: a three-letter upper-case ISO 4217 code."""
+    currency = _text(d, "currency")
+    assert currency is not None
+    if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+        raise InputInvalid("currency", f"must be an ISO 4217 code, got {currency!r}")
+    return currency
+
+
+def _close_and_changed(d: Mapping[str, Any], status: str) -> tuple[date | datetime | None, date | datetime]:
+    """A deal's `close_date` (required when won) and `changed_at` (its close date when absent)."""
+    close_raw = d.get("close_date")
+    close_date = None if close_raw in (None, "") else _when(close_raw, "close_date")
+    if status == "won" and close_date is None:
+        raise InputInvalid("close_date", "is required for a won deal")
+    changed_raw = d.get("changed_at")
+    # Without changed_at the revision is taken as made on its close date.
+    changed_at = close_date if changed_raw in (None, "") else _when(changed_raw, "changed_at")
+    if changed_at is None:
+        raise InputInvalid("changed_at", "is required when there is no close_date")
+    return close_date, changed_at
+
+
+def _splits(d: Mapping[str, Any]) -> list[Split]:
+    """A deal's `splits`: a list of {payee, share} objects."""
+    splits_raw = d.get("splits") or []
+    if not isinstance(splits_raw, list):
+        raise InputInvalid("splits", "must be a list")
+    splits = []
+    for i, item in enumerate(splits_raw):
+        if not isinstance(item, Mapping):
+            raise InputInvalid(f"splits[{i}]", "must be an object {payee, share}")
+        payee = _text(item, "payee", required=False)
+        if payee is None:
+            raise InputInvalid(f"splits[{i}].payee", "is required")
+        if item.get("share") is None:
+            raise InputInvalid(f"splits[{i}].share", "is required")
+        splits.append(Split(payee, _decimal(item["share"], f"splits[{i}].share")))
+    return splits
+
+
+def _deal_lines(d: Mapping[str, Any]) -> list[DealLine]:
+    """A deal's product `lines`: {product, amount, margin} objects (amount, margin default to 0)."""
+    lines_raw = d.get("lines") or []
+    if not isinstance(lines_raw, list):
+        raise InputInvalid("lines", "must be a list")
+    lines = []
+    for i, item in enumerate(lines_raw):
+        if not isinstance(item, Mapping):
+            raise InputInvalid(f"lines[{i}]", "must be an object {product, amount, margin}")
+        product = _text(item, "product", required=False)
+        if product is None:
+            raise InputInvalid(f"lines[{i}].product", "is required")
+        line_amount = _decimal(item.get("amount", "0"), f"lines[{i}].amount")
+        margin_raw = item.get("margin")
+        margin = Decimal(0) if margin_raw is None else _decimal(margin_raw, f"lines[{i}].margin")
+        lines.append(DealLine(product, line_amount, margin))
+    return lines
+
+
 @dataclass(frozen=True, slots=True)
 class Deal:
     """One deal snapshot (DESIGN.md section 3), as carried by deals.v1."""
@@ -105,64 +188,18 @@ class Deal:
             raise InputInvalid("deal", "must be a JSON object")
         source = _text(d, "source")
         external_id = _text(d, "external_id")
-        revision_raw = d.get("revision")
-        if isinstance(revision_raw, bool) or revision_raw is None:
-            raise InputInvalid("revision", "is required (an integer)")
-        try:
-            revision = int(revision_raw)
-        except (TypeError, ValueError):
-            raise InputInvalid("revision", f"must be an integer, got {revision_raw!r}") from None
-        if isinstance(revision_raw, Decimal | str) and Decimal(str(revision_raw)) != revision:
-            raise InputInvalid("revision", f"must be an integer, got {revision_raw!r}")
-        status = _text(d, "status")
-        if status not in DEAL_STATUSES:
-            raise InputInvalid("status", f"must be one of {', '.join(DEAL_STATUSES)}, got {status!r}")
+        revision = _revision(d)
+        status = _status(d)
         if d.get("amount") is None:
             raise InputInvalid("amount", "is required (a decimal string)")
         amount = _decimal(d["amount"], "amount")
-        currency = _text(d, "currency")
-        assert currency is not None
-        if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
-            raise InputInvalid("currency", f"must be an ISO 4217 code, got {currency!r}")
-        close_raw = d.get("close_date")
-        close_date = None if close_raw in (None, "") else _when(close_raw, "close_date")
-        if status == "won" and close_date is None:
-            raise InputInvalid("close_date", "is required for a won deal")
-        changed_raw = d.get("changed_at")
-        # Without changed_at the revision is taken as made on its close date.
-        changed_at = close_date if changed_raw in (None, "") else _when(changed_raw, "changed_at")
-        if changed_at is None:
-            raise InputInvalid("changed_at", "is required when there is no close_date")
+        currency = _currency(d)
+        close_date, changed_at = _close_and_changed(d, status)
         created_raw = d.get("created_date")
         created = None if created_raw in (None, "") else _when(created_raw, "created_date")
         owner = _text(d, "owner")
-        splits_raw = d.get("splits") or []
-        if not isinstance(splits_raw, list):
-            raise InputInvalid("splits", "must be a list")
-        splits = []
-        for i, item in enumerate(splits_raw):
-            if not isinstance(item, Mapping):
-                raise InputInvalid(f"splits[{i}]", "must be an object {payee, share}")
-            payee = _text(item, "payee", required=False)
-            if payee is None:
-                raise InputInvalid(f"splits[{i}].payee", "is required")
-            if item.get("share") is None:
-                raise InputInvalid(f"splits[{i}].share", "is required")
-            splits.append(Split(payee, _decimal(item["share"], f"splits[{i}].share")))
-        lines_raw = d.get("lines") or []
-        if not isinstance(lines_raw, list):
-            raise InputInvalid("lines", "must be a list")
-        lines = []
-        for i, item in enumerate(lines_raw):
-            if not isinstance(item, Mapping):
-                raise InputInvalid(f"lines[{i}]", "must be an object {product, amount, margin}")
-            product = _text(item, "product", required=False)
-            if product is None:
-                raise InputInvalid(f"lines[{i}].product", "is required")
-            line_amount = _decimal(item.get("amount", "0"), f"lines[{i}].amount")
-            margin_raw = item.get("margin")
-            margin = Decimal(0) if margin_raw is None else _decimal(margin_raw, f"lines[{i}].margin")
-            lines.append(DealLine(product, line_amount, margin))
+        splits = _splits(d)
+        lines = _deal_lines(d)
         deal_type = _text(d, "type", required=False)
         if deal_type is not None and deal_type not in DEAL_TYPES:
             raise InputInvalid("type", f"must be one of {', '.join(DEAL_TYPES)}, got {deal_type!r}")

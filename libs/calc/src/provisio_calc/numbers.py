@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from collections.abc import Iterable
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation, localcontext
 
 # Wide enough that sums and products of money amounts and rates stay exact.
 EXACT = Context(prec=80, rounding=ROUND_HALF_EVEN)
@@ -53,6 +54,21 @@ def parse_decimal(value: object) -> Decimal:
     if not result.is_finite():
         raise ValueError(f"not a finite number: {value!r}")
     return result
+
+
+def exact_sum(values: Iterable[Decimal]) -> Decimal:
+    """The sum of `values` in the exact context: adding money never rounds it.
+
+    Python's default context keeps 28 digits, so `sum()` of amounts with long fractions
+    (multiplier rates, fx) silently rounds; the ledger must equal the engine exactly.
+    """
+    with localcontext(EXACT):
+        return sum(values, ZERO)
+
+
+def exact_product(left: Decimal, right: Decimal) -> Decimal:
+    """`left * right` in the exact context (an amount times a share or a rate)."""
+    return EXACT.multiply(left, right)
 
 
 def divide(numerator: Decimal, denominator: Decimal) -> Decimal:

@@ -411,13 +411,16 @@ _ONLY_FOR: dict[str, tuple[str, ...]] = {
 }
 
 
-def _check_component(
-    problems: list[PlanProblem], i: int, comp: Component, effective: DateRange | None
-) -> None:
-    path = f"components[{i}]"
+def _check_fields_apply(problems: list[PlanProblem], path: str, comp: Component) -> None:
+    """Each field given must be one that the component's kind uses."""
     for field, kinds in _ONLY_FOR.items():
         if getattr(comp, field) is not None and comp.kind not in kinds:
             problems.append(PlanProblem(f"{path}.{field}", f"does not apply to a {comp.kind} component"))
+
+
+def _check_formula(problems: list[PlanProblem], path: str, comp: Component) -> None:
+    """A commission or spif has exactly one of rate, tiers or per_deal; a bonus has a bar
+    and exactly one of amount or rate_of_excess."""
     if comp.kind in ("commission", "spif"):
         given = [f for f in ("rate", "tiers", "per_deal") if getattr(comp, f) is not None]
         if len(given) != 1:
@@ -433,41 +436,68 @@ def _check_component(
             problems.append(PlanProblem(f"{path}.when", "a bonus needs when.attainment_at_least"))
         if (comp.amount is None) == (comp.rate_of_excess is None):
             problems.append(PlanProblem(path, "a bonus needs exactly one of amount or rate_of_excess"))
+
+
+def _check_prize(problems: list[PlanProblem], pp: str, prize: Prize, seen: set[int]) -> None:
+    """One contest prize: a rank from 1 not seen before, exactly one of amount or value,
+    a `cash` flag that agrees, and no negative amounts; adds its rank to `seen`."""
+    if prize.rank < 1:
+        problems.append(PlanProblem(f"{pp}.rank", "ranks start at 1"))
+    if prize.rank in seen:
+        problems.append(PlanProblem(f"{pp}.rank", f"rank {prize.rank} has two prizes"))
+    seen.add(prize.rank)
+    if (prize.amount is None) == (prize.value is None):
+        problems.append(PlanProblem(pp, "a prize needs exactly one of amount or value"))
+    if prize.amount is not None and prize.cash is False:
+        problems.append(PlanProblem(f"{pp}.cash", "a prize with amount is cash"))
+    if prize.value is not None and prize.amount is None and prize.cash is True:
+        problems.append(PlanProblem(f"{pp}.cash", "a prize with only value is non-cash (cash: false)"))
+    _not_negative(problems, f"{pp}.amount", prize.amount)
+    _not_negative(problems, f"{pp}.value", prize.value)
+
+
+def _check_prizes(problems: list[PlanProblem], path: str, comp: Component) -> None:
+    """A contest has at least one prize, each valid, with no rank twice."""
+    if not comp.prizes:
+        problems.append(PlanProblem(f"{path}.prizes", "a contest needs at least one prize"))
+    seen: set[int] = set()
+    for j, prize in enumerate(comp.prizes or ()):
+        _check_prize(problems, f"{path}.prizes[{j}]", prize, seen)
+
+
+def _check_amounts(problems: list[PlanProblem], path: str, comp: Component) -> None:
+    """Rates, amounts, the threshold, the cap and the bonus bar are not negative."""
+    for field in ("rate", "per_deal", "target_incentive", "threshold", "cap", "amount", "rate_of_excess"):
+        _not_negative(problems, f"{path}.{field}", getattr(comp, field))
+    if comp.when is not None:
+        _not_negative(problems, f"{path}.when.attainment_at_least", comp.when.attainment_at_least)
+
+
+def _check_credit(problems: list[PlanProblem], path: str, comp: Component) -> None:
+    """A component credits at least one credit kind, none twice."""
+    if not comp.credit:
+        problems.append(PlanProblem(f"{path}.credit", "needs at least one of owner, splits, team_rollup"))
+    elif len(set(comp.credit)) != len(comp.credit):
+        problems.append(PlanProblem(f"{path}.credit", "lists a credit kind twice"))
+
+
+def _check_component(
+    problems: list[PlanProblem], i: int, comp: Component, effective: DateRange | None
+) -> None:
+    """Every rule of PLANS.md a parsed component can break, in the order they are reported."""
+    path = f"components[{i}]"
+    _check_fields_apply(problems, path, comp)
+    _check_formula(problems, path, comp)
     if comp.kind in ("spif", "contest") and comp.window is None:
         problems.append(PlanProblem(f"{path}.window", f"a {comp.kind} needs a window"))
     if comp.window is not None:
         _check_window(problems, f"{path}.window", comp.window, effective)
     if comp.kind == "contest":
-        if not comp.prizes:
-            problems.append(PlanProblem(f"{path}.prizes", "a contest needs at least one prize"))
-        seen: set[int] = set()
-        for j, prize in enumerate(comp.prizes or ()):
-            pp = f"{path}.prizes[{j}]"
-            if prize.rank < 1:
-                problems.append(PlanProblem(f"{pp}.rank", "ranks start at 1"))
-            if prize.rank in seen:
-                problems.append(PlanProblem(f"{pp}.rank", f"rank {prize.rank} has two prizes"))
-            seen.add(prize.rank)
-            if (prize.amount is None) == (prize.value is None):
-                problems.append(PlanProblem(pp, "a prize needs exactly one of amount or value"))
-            if prize.amount is not None and prize.cash is False:
-                problems.append(PlanProblem(f"{pp}.cash", "a prize with amount is cash"))
-            if prize.value is not None and prize.amount is None and prize.cash is True:
-                problems.append(
-                    PlanProblem(f"{pp}.cash", "a prize with only value is non-cash (cash: false)")
-                )
-            _not_negative(problems, f"{pp}.amount", prize.amount)
-            _not_negative(problems, f"{pp}.value", prize.value)
+        _check_prizes(problems, path, comp)
     if comp.tiers is not None:
         _check_tiers(problems, path, comp)
-    for field in ("rate", "per_deal", "target_incentive", "threshold", "cap", "amount", "rate_of_excess"):
-        _not_negative(problems, f"{path}.{field}", getattr(comp, field))
-    if comp.when is not None:
-        _not_negative(problems, f"{path}.when.attainment_at_least", comp.when.attainment_at_least)
-    if not comp.credit:
-        problems.append(PlanProblem(f"{path}.credit", "needs at least one of owner, splits, team_rollup"))
-    elif len(set(comp.credit)) != len(comp.credit):
-        problems.append(PlanProblem(f"{path}.credit", "lists a credit kind twice"))
+    _check_amounts(problems, path, comp)
+    _check_credit(problems, path, comp)
 
 
 def _check_plan(problems: list[PlanProblem], plan: Plan) -> None:

@@ -82,9 +82,12 @@ class CalcException:
     payee: str | None
     deal: str | None
     detail: str
+    # The measurement period a deal-less exception is about (missing_quota), so a run
+    # scoped to some periods knows which exceptions it replaces. Not in the JSON output.
+    period: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe."""
+        """JSON-safe (`provisio calc`'s exception fields)."""
         return {"kind": self.kind, "payee": self.payee, "deal": self.deal, "detail": self.detail}
 
 

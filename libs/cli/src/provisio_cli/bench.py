@@ -76,6 +76,7 @@ def _pgbench_tps(stack: Stack) -> float:
 
 
 def run(deals: int = 300, latency_samples: int = 30) -> None:
+    """Start a throwaway stack, send signed deal webhooks and print latency, throughput and pgbench tps."""
     state = Path(tempfile.mkdtemp(prefix="provisio-bench-")) / "state"
     saved = {var: os.environ.get(var) for var in PORT_VARS}
     os.environ.update({var: str(free_port()) for var in PORT_VARS})

@@ -13,18 +13,22 @@ from provisio_cli.stack import Stack
 
 
 def up(ns: argparse.Namespace) -> int:
+    """`provisio up`: start the local stack and load the demo company."""
     return Stack(Path(ns.state)).up()
 
 
 def down(ns: argparse.Namespace) -> int:
+    """`provisio down`: stop every process of the local stack."""
     return Stack(Path(ns.state)).down()
 
 
 def status(ns: argparse.Namespace) -> int:
+    """`provisio status`: print which stack processes run; 3 when none does."""
     return Stack(Path(ns.state)).status()
 
 
 def logs(ns: argparse.Namespace) -> int:
+    """`provisio logs`: follow the log files of the stack's processes."""
     files = sorted((Path(ns.state) / "logs").glob("*.log"))
     if not files:
         print("no logs yet: run `make up`", file=sys.stderr)
@@ -33,6 +37,7 @@ def logs(ns: argparse.Namespace) -> int:
 
 
 def token(ns: argparse.Namespace) -> int:
+    """`provisio token`: print a bearer token for `--sub` with `--role`, signed with the stack's secret."""
     from provisio_common.auth import mint_token
 
     print(mint_token(Stack(Path(ns.state)).settings(), ns.sub, ns.role))
@@ -103,6 +108,7 @@ def bench(ns: argparse.Namespace) -> int:
 
 
 def serve(ns: argparse.Namespace) -> int:
+    """`provisio serve`: run one service in the foreground."""
     module = {
         "deal-ingest": "deal_ingest",
         "calc-engine": "calc_engine",

@@ -27,6 +27,7 @@ PRODUCTS = ["widget-pro", "widget-lite", "analytics-suite"]
 
 
 def quarter_of(day: date) -> tuple[str, date]:
+    """The quarter `day` falls in ("2027-Q1") and that quarter's first day."""
     q = (day.month - 1) // 3
     return f"{day.year}-Q{q + 1}", date(day.year, 3 * q + 1, 1)
 
@@ -108,6 +109,7 @@ def demo_deals(today: date) -> list[dict[str, Any]]:
 
 
 def run_demo(settings: ProvisioSettings, urls: dict[str, str], secret: str) -> dict[str, Any]:
+    """Load the demo company (plan, payees, quotas) and send its deal webhooks; returns who is who."""
     today = datetime.now(UTC).date()
     quarter, _ = quarter_of(today)
     admin = {"Authorization": f"Bearer {mint_token(settings, 'admin', 'admin')}"}

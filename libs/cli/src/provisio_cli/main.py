@@ -14,6 +14,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse `argv` (default: sys.argv) and run the subcommand; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "calc":
         from provisio_calc.cli import main as calc_main

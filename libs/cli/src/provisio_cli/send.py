@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from deal_ingest.domain.hubspot import sign_v3
+from deal_ingest.adapters.crm.hubspot import sign_v3
 from provisio_common.ids import new_id
 from provisio_common.webhooks import signed_headers
 

@@ -55,6 +55,8 @@ def _new_webhook_secrets() -> dict[str, str]:
 
 
 class Stack:
+    """The local stack kept under one state folder: its config, pids, logs and processes."""
+
     def __init__(self, state: Path) -> None:
         self.state = state.resolve()
         self.pids = self.state / "pids"
@@ -62,6 +64,7 @@ class Stack:
 
     # -- configuration kept across runs (ports, secrets) --------------------------------
     def config(self) -> dict[str, Any]:
+        """The ports and secrets of this state folder, chosen on first use and kept in config.json."""
         path = self.state / "config.json"
         if path.exists():
             config: dict[str, Any] = json.loads(path.read_text())
@@ -90,6 +93,7 @@ class Stack:
         return config
 
     def settings(self) -> ProvisioSettings:
+        """The settings a client of this stack needs: Postgres port, broker address, JWT secret."""
         config = self.config()
         return ProvisioSettings(
             pg_port=config["ports"]["postgres"],
@@ -114,6 +118,7 @@ class Stack:
 
     # -- up -------------------------------------------------------------------------------
     def up(self) -> int:
+        """Start the stack, load the demo and write stack.json (tokens, URLs); print how to use it."""
         started = time.monotonic()
         config = self.config()
         urls = self.start_processes()
@@ -242,6 +247,7 @@ class Stack:
 
     # -- down / status ----------------------------------------------------------------------
     def down(self) -> int:
+        """Stop the services, the broker and Postgres, and forget their pids."""
         for name in [*reversed(list(SERVICES)), "broker"]:
             pid = self._pid(name)
             if pid is not None:
@@ -256,6 +262,7 @@ class Stack:
         return 0
 
     def status(self) -> int:
+        """Print each process as running (with its pid) or stopped; 3 when none runs."""
         running = 0
         for name in ["postgres", "broker", *SERVICES]:
             pid = self._pid(name)

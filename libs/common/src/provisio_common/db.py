@@ -19,6 +19,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions of one service database; objects stay readable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
 
 

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from provisio_common.auth import Principal, require_roles
-from provisio_common.service import runtime_of
+from provisio_common.uow import UnitOfWork
 
 
-async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, else rolled back."""
-    async with runtime_of(request).sessions.begin() as session:
-        yield session
+def unit_of_work(request: Request) -> UnitOfWork[Any]:
+    """A new unit of work for this request; the use case enters and commits it, so the
+    commit happens before the route answers (a 2xx means committed)."""
+    uow: UnitOfWork[Any] = request.app.state.runtime.uow()
+    return uow
 
 
-Session = Annotated[AsyncSession, Depends(transaction)]
+UoW = Annotated[UnitOfWork[Any], Depends(unit_of_work)]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 Ops = Annotated[Principal, Depends(require_roles("admin", "ops"))]

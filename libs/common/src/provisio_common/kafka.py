@@ -34,6 +34,7 @@ def make_consumer(settings: ProvisioSettings, group: str, topics: list[str]) -> 
 
 
 async def list_topics(settings: ProvisioSettings) -> set[str]:
+    """The names of every topic on the broker."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:

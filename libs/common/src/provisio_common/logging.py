@@ -24,6 +24,7 @@ class JsonFormatter(logging.Formatter):
         self.service = service
 
     def format(self, record: logging.LogRecord) -> str:
+        """One log record as a JSON line with service, request and event ids."""
         entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
@@ -58,6 +59,7 @@ def configure_logging(service: str, level: str = "INFO", as_json: bool = True) -
 
 @contextlib.contextmanager
 def bind_event_id(event_id: str) -> Iterator[None]:
+    """Tag log lines with the event being applied while the block runs."""
     token = event_id_var.set(event_id)
     try:
         yield

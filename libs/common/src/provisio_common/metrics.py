@@ -33,6 +33,11 @@ DLQ_MESSAGES = Counter(
     "Messages sent to a dead-letter topic",
     ["service", "consumer", "topic"],
 )
+DLQ_DEPTH = Gauge(
+    "provisio_dlq_depth_messages",
+    "Dead-lettered messages not yet replayed (the service's dead_letters table)",
+    ["service"],
+)
 OUTBOX_BACKLOG = Gauge("provisio_outbox_backlog_rows", "Outbox rows not yet published", ["service"])
 OUTBOX_OLDEST_AGE = Gauge(
     "provisio_outbox_oldest_unsent_age_seconds",

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 
 def alembic_config(script_location: Path, url: str) -> Config:
+    """An Alembic configuration for one service's migrations and database URL."""
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))
     cfg.set_main_option("sqlalchemy.url", url)

@@ -12,15 +12,18 @@ from typing import Any
 
 # Minor units and the rounding step are plan semantics: they live once, in libs/calc.
 from provisio_calc.money import MINOR_UNITS, minor_units, round_money
-from provisio_calc.numbers import format_decimal
+from provisio_calc.numbers import exact_product, exact_sum, format_decimal
 
 __all__ = [
     "MoneyError",
+    "exact_product",
+    "exact_sum",
     "format_amount",
     "format_minor",
     "is_currency_code",
     "minor_units",
     "parse_amount",
+    "plain_decimal",
     "round_money",
 ]
 
@@ -63,6 +66,15 @@ def parse_amount(value: Any) -> Decimal:
     if not result.is_finite():
         raise MoneyError("must be a finite number")
     return result
+
+
+def plain_decimal(value: Decimal) -> str:
+    """A Decimal on the wire: plain notation, never an exponent, its scale kept.
+
+    `str(Decimal("1E-25"))` is `"1E-25"`, which readers (and `parse_amount`) refuse; this
+    writes `"0.0000000000000000000000001"`, and keeps `"1250.00"` as sent.
+    """
+    return format(value, "f")
 
 
 def format_amount(amount: Decimal) -> str:

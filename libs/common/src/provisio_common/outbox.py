@@ -25,7 +25,6 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from provisio_common import metrics
-from provisio_common.events import Envelope
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +32,18 @@ NOTIFY_CHANNEL = "provisio_outbox"
 
 
 async def add_to_outbox(
-    session: AsyncSession | AsyncConnection, table: sa.Table, topic: str, key: str, env: Envelope
+    session: AsyncSession | AsyncConnection,
+    table: sa.Table,
+    topic: str,
+    key: str,
+    event_id: str,
+    payload: bytes,
 ) -> None:
-    """Queue one event for publishing; call inside the state-changing transaction."""
-    await session.execute(
-        table.insert().values(event_id=env.id, topic=topic, key=key, payload=env.to_bytes())
-    )
+    """Queue one message for publishing; call inside the state-changing transaction.
+
+    Services do not call this: `UnitOfWork.publish` does, from the record's route.
+    """
+    await session.execute(table.insert().values(event_id=event_id, topic=topic, key=key, payload=payload))
     await session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
 
 
@@ -131,6 +136,7 @@ class OutboxRelay:
         return result.rowcount
 
     async def update_backlog_metrics(self) -> None:
+        """Set the backlog and oldest-unsent-age gauges from the outbox table."""
         t = self.table
         async with self.engine.connect() as conn:
             count, oldest = (
@@ -143,6 +149,7 @@ class OutboxRelay:
         metrics.OUTBOX_OLDEST_AGE.labels(self.service).set(max(age, 0.0))
 
     async def purge_expired(self) -> None:
+        """Delete sent rows older than the retention period (unsent rows are never deleted)."""
         if self.retention is None:
             return
         cutoff = datetime.now(UTC) - self.retention

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
+import sqlalchemy.exc as sa_exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from provisio_common.transient import is_transient
+
+log = logging.getLogger(__name__)
+
+
+class CommitConflict(Exception):
+    """The database refused a commit (a constraint): answered as 409, never as a 2xx."""
+
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -35,6 +46,48 @@ class Problem(Exception):
         self.type = type_
         self.errors = list(errors)
         self.headers = headers
+
+
+class FieldProblem(BaseModel):
+    """One bad field: its path in the request (`data.splits[0].share`) and what is wrong."""
+
+    field: str
+    message: str
+
+
+class ProblemDocument(BaseModel):
+    """RFC 9457 problem details (`application/problem+json`)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+_STANDARD = {
+    400: "Bad request",
+    401: "No or invalid bearer token",
+    403: "The caller's role or scope does not allow this",
+    404: "Not found",
+    409: "Conflicts with the current state (or the commit was refused)",
+    413: "Body too large",
+    422: "A field is invalid; `errors` names each one",
+    503: "A database or broker is briefly unavailable; retry",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route's error statuses, each a problem+json document."""
+    return {
+        status: {
+            "model": ProblemDocument,
+            "description": _STANDARD.get(status, HTTPStatus(status).phrase),
+            "content": {PROBLEM_JSON: {}},
+        }
+        for status in statuses
+    }
 
 
 def field_path(loc: Sequence[Any], *, drop_root: bool = True) -> str:
@@ -80,6 +133,7 @@ def invalid(errors: list[dict[str, str]], detail: str | None = None) -> Problem:
 
 
 def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
+    """The problem+json response of a problem."""
     body: dict[str, Any] = {
         "type": problem.type,
         "title": problem.title,
@@ -110,6 +164,24 @@ def install_problem_handlers(app: FastAPI) -> None:
             Problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {})), request.url.path
         )
 
+    async def on_conflict(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(Problem(409, f"the change was refused: {exc}"), request.url.path)
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Never a 2xx for a write that did not commit; a passing outage says "retry".
+        if is_transient(exc):
+            log.warning("request failed on a transient error: %s", exc)
+            problem = Problem(
+                503, "a database or broker is briefly unavailable; retry", headers={"Retry-After": "1"}
+            )
+        else:
+            log.error("request failed", exc_info=exc)
+            problem = Problem(500, "internal error; the request changed nothing")
+        return problem_response(problem, request.url.path)
+
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(CommitConflict, on_conflict)
+    app.add_exception_handler(sa_exc.IntegrityError, on_conflict)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -21,6 +21,7 @@ def prepare_database(settings: ServiceSettings, migrations: Path) -> None:
 
 
 def serve_service(settings: ServiceSettings, app: FastAPI, migrations: Path) -> None:
+    """Run one service process: logging, migrations, then uvicorn on its configured address."""
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     prepare_database(settings, migrations)
     uvicorn.run(

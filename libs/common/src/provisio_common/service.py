@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,33 +25,44 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from provisio_common import metrics
 from provisio_common.auth import TokenVerifier
 from provisio_common.db import create_engine, session_factory
+from provisio_common.dlq import router as dlq_router
+from provisio_common.events import Schema
 from provisio_common.ids import new_id
-from provisio_common.inbox import Finisher, Handler, InboxConsumer
+from provisio_common.inbox import Finisher, Handler, InboxConsumer, topics_of
 from provisio_common.kafka import make_consumer, make_producer
 from provisio_common.logging import request_id_var
 from provisio_common.outbox import OutboxRelay
 from provisio_common.problems import install_problem_handlers
 from provisio_common.settings import ServiceSettings
+from provisio_common.tables import SharedTables
 from provisio_common.topics import ensure_topics
+from provisio_common.uow import SqlUnitOfWork, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class ConsumerSpec:
-    """One consumer group of a service: its name and a handler per topic."""
+    """One consumer group of a service: its name and a handler per event schema."""
 
     name: str
-    handlers: dict[str, Handler]
+    handlers: Mapping[type[Schema], Handler]
     # Runs once per transaction after its handlers; with it, batches share one transaction.
     finisher: Finisher | None = None
+
+    @property
+    def topics(self) -> list[str]:
+        """The topics this consumer group subscribes to (from its schemas' routes)."""
+        return topics_of(self.handlers)
 
 
 @dataclass
 class ServiceRuntime:
+    """Everything one service process runs: engine, producer, relay, consumers, units of work."""
+
     settings: ServiceSettings
-    outbox: sa.Table | None
-    inbox: sa.Table | None
+    tables: SharedTables
+    repositories: Callable[[AsyncSession], Any]
     consumers: Sequence[ConsumerSpec] = ()
     engine: AsyncEngine = field(init=False)
     sessions: async_sessionmaker[AsyncSession] = field(init=False)
@@ -65,10 +76,19 @@ class ServiceRuntime:
     def __post_init__(self) -> None:
         self.engine = create_engine(self.settings.database_url)
         self.sessions = session_factory(self.engine)
-        self.producer = make_producer(self.settings)
+
+    def uow(self) -> UnitOfWork[Any]:
+        """A new (not yet entered) unit of work on this service's database."""
+        return SqlUnitOfWork(
+            sessions=self.sessions,
+            tables=self.tables,
+            source=self.settings.service_name,
+            repositories=self.repositories,
+        )
 
     @property
     def marker_topic(self) -> str:
+        """The topic whose absence tells this service that the broker lost its data."""
         # One marker per service: its absence means the broker lost data since this
         # service last looked, so this service re-publishes its own outbox.
         return f"_provisio.{self.settings.service_name}.alive"
@@ -88,70 +108,83 @@ class ServiceRuntime:
             await admin.close()
 
     async def start(self) -> None:
+        """Start the producer, create topics, then the relay and the consumers."""
         s = self.settings
+        self.producer = make_producer(s)
         await self.producer.start()
         await ensure_topics(s.kafka_bootstrap)
         if not s.run_background:
             return
-        if self.outbox is not None:
-            self.relay = OutboxRelay(
-                service=s.service_name,
-                engine=self.engine,
-                table=self.outbox,
-                producer=self.producer,
-                poll_interval_s=s.outbox_poll_interval_s,
-                batch_size=s.outbox_batch_size,
-                broker_check=self.broker_lost_data,
-                broker_check_interval_s=s.outbox_topic_check_interval_s,
-            )
-            self._tasks.append(asyncio.create_task(self.relay.run(self._stop)))
+        await self._publish_dlq_depth()
+        self.relay = OutboxRelay(
+            service=s.service_name,
+            engine=self.engine,
+            table=self.tables.outbox,
+            producer=self.producer,
+            poll_interval_s=s.outbox_poll_interval_s,
+            batch_size=s.outbox_batch_size,
+            broker_check=self.broker_lost_data,
+            broker_check_interval_s=s.outbox_topic_check_interval_s,
+        )
+        self._tasks.append(asyncio.create_task(self.relay.run(self._stop)))
         for spec in self.consumers:
-            assert self.inbox is not None, "a service with consumers needs an inbox table"
-            kafka_consumer = make_consumer(s, spec.name, list(spec.handlers))
+            kafka_consumer = make_consumer(s, spec.name, spec.topics)
             await kafka_consumer.start()
             self._kafka_consumers.append(kafka_consumer)
             consumer = InboxConsumer(
                 service=s.service_name,
                 name=spec.name,
                 handlers=spec.handlers,
-                sessions=self.sessions,
-                inbox=self.inbox,
+                uow=self.uow,
                 consumer=kafka_consumer,
                 producer=self.producer,
                 max_attempts=s.consumer_max_attempts,
                 retry_backoff_s=s.consumer_retry_backoff_s,
+                transient_backoff_max_s=s.consumer_transient_backoff_max_s,
                 finisher=spec.finisher,
                 batch_size=s.consumer_batch_size if spec.finisher is not None else 1,
             )
             self.inbox_consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(self._stop)))
 
+    async def _publish_dlq_depth(self) -> None:
+        async with self.uow() as uow:
+            metrics.DLQ_DEPTH.labels(self.settings.service_name).set(await uow.dead_letters.pending())
+
     async def stop(self) -> None:
+        """Stop consumers and relay, close the producer and the database engine."""
         self._stop.set()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        for kafka_consumer in self._kafka_consumers:
-            with contextlib.suppress(Exception):
-                await kafka_consumer.stop()
-        with contextlib.suppress(Exception):
-            await self.producer.stop()
-        await self.engine.dispose()
+        try:
+            for kafka_consumer in self._kafka_consumers:
+                # With the broker gone, aiokafka's stop() may raise CancelledError itself.
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await kafka_consumer.stop()
+        finally:
+            try:
+                if hasattr(self, "producer"):
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await self.producer.stop()
+            finally:
+                await self.engine.dispose()
 
     async def readiness(self) -> dict[str, str]:
+        """Whether the database and the broker answer (for /readyz)."""
         checks: dict[str, str] = {}
         try:
             async with self.engine.connect() as conn:
                 await asyncio.wait_for(conn.execute(sa.text("SELECT 1")), 2)
             checks["database"] = "ok"
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", named in the answer
             checks["database"] = f"unreachable: {type(exc).__name__}"
         try:
             ok = await asyncio.wait_for(self.producer.client.force_metadata_update(), 2)
             checks["broker"] = "ok" if ok else "unreachable"
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", named in the answer
             checks["broker"] = f"unreachable: {type(exc).__name__}"
         return checks
 
@@ -221,11 +254,12 @@ def create_app(
         body, content_type = metrics.render_latest()
         return Response(body, media_type=content_type)
 
-    for router in routers:
+    for router in (*routers, dlq_router):
         app.include_router(router)
     return app
 
 
 def runtime_of(request: Request) -> ServiceRuntime:
+    """The runtime of the app serving this request."""
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime

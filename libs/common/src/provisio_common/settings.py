@@ -36,6 +36,8 @@ class ProvisioSettings(BaseSettings):
     # Consumer: how many attempts before a message goes to its DLQ.
     consumer_max_attempts: int = 3
     consumer_retry_backoff_s: float = 0.2
+    # A transient failure (database or broker down) pauses the partition, doubling up to this.
+    consumer_transient_backoff_max_s: float = 5.0
     # Consecutive messages of one partition applied in one transaction (1 = one by one).
     consumer_batch_size: int = 50
     # Outbox relay.
@@ -51,14 +53,24 @@ class ProvisioSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    @property
+    def is_local(self) -> bool:
+        """Local runs and tests may use the built-in development defaults; nothing else may."""
+        return self.environment in ("local", "test")
+
     @model_validator(mode="after")
-    def _refuse_local_secret_in_production(self) -> ProvisioSettings:
+    def _refuse_local_secret_outside_local_runs(self) -> ProvisioSettings:
         if (
-            self.environment == "production"
+            not self.is_local
             and self.jwt_algorithm == "HS256"
             and self.jwt_secret.get_secret_value() == LOCAL_JWT_SECRET
         ):
-            raise ValueError("PROVISIO_JWT_SECRET must be set outside local runs")
+            raise ValueError(
+                "PROVISIO_JWT_SECRET is the built-in development secret; set your own outside "
+                "local and test runs (or use PROVISIO_JWT_ALGORITHM=RS256 with PROVISIO_JWT_JWKS_URL)"
+            )
+        if not self.is_local and self.jwt_algorithm == "RS256" and not self.jwt_jwks_url:
+            raise ValueError("PROVISIO_JWT_JWKS_URL must be set when PROVISIO_JWT_ALGORITHM=RS256")
         return self
 
     def dsn(self, database: str) -> str:
@@ -81,4 +93,5 @@ class ServiceSettings(ProvisioSettings):
 
     @property
     def database_url(self) -> str:
+        """The SQLAlchemy URL of this service's database."""
         return self.dsn(self.database)

@@ -1,4 +1,4 @@
-"""The tables every service shares the shape of: outbox, inbox and audit log.
+"""The tables every service shares the shape of: outbox, inbox, audit log, dead letters.
 
 Each service declares them in its own MetaData (its own database) through these
 functions, and its Alembic migration creates them with `create_*` helpers, so the shape
@@ -7,6 +7,7 @@ is written once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,7 +52,31 @@ def _audit_columns() -> list[Any]:
     ]
 
 
+def _dead_letter_columns() -> list[Any]:
+    return [
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("consumer", sa.Text, nullable=False),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("partition", sa.Integer, nullable=False),
+        sa.Column("offset", sa.BigInteger, nullable=False),
+        sa.Column("key", sa.LargeBinary, nullable=True),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+        sa.Column("headers", JSONB, nullable=False),
+        sa.Column("event_id", sa.Text, nullable=True),
+        sa.Column("error", sa.Text, nullable=False),
+        sa.Column("error_type", sa.Text, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column(
+            "dead_lettered_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column("replayed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("replays", sa.Integer, nullable=False, server_default="0"),
+        sa.UniqueConstraint("consumer", "topic", "partition", "offset", name="dead_letters_source"),
+    ]
+
+
 def outbox_table(metadata: sa.MetaData) -> sa.Table:
+    """The `outbox` table in a service's MetaData."""
     return sa.Table(
         "outbox",
         metadata,
@@ -62,11 +87,40 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
 
 
 def inbox_table(metadata: sa.MetaData) -> sa.Table:
+    """The `inbox` table in a service's MetaData."""
     return sa.Table("inbox", metadata, *_inbox_columns())
 
 
 def audit_table(metadata: sa.MetaData) -> sa.Table:
+    """The `audit_log` table in a service's MetaData."""
     return sa.Table("audit_log", metadata, *_audit_columns())
+
+
+def dead_letter_table(metadata: sa.MetaData) -> sa.Table:
+    """The `dead_letters` table in a service's MetaData."""
+    return sa.Table("dead_letters", metadata, *_dead_letter_columns())
+
+
+@dataclass(frozen=True)
+class SharedTables:
+    """The four shared tables of one service database."""
+
+    outbox: sa.Table
+    inbox: sa.Table
+    audit: sa.Table
+    dead_letters: sa.Table
+
+
+def shared_tables(metadata: sa.MetaData) -> SharedTables:
+    """Declare outbox, inbox, audit_log and dead_letters in a service's MetaData."""
+    return SharedTables(
+        outbox_table(metadata), inbox_table(metadata), audit_table(metadata), dead_letter_table(metadata)
+    )
+
+
+def create_dead_letter_table(op: Any) -> None:
+    """Alembic helper: the `dead_letters` table, for services migrated before it existed."""
+    op.create_table("dead_letters", *_dead_letter_columns())
 
 
 def create_shared_tables(op: Any) -> None:

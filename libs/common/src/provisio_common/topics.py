@@ -13,6 +13,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Topic:
+    """One topic of the catalogue: name, partitions, compaction and what its key is."""
+
     name: str
     partitions: int
     compacted: bool
@@ -20,10 +22,12 @@ class Topic:
 
     @property
     def dlq(self) -> str:
+        """The name of this topic's dead-letter topic."""
         return dlq_name(self.name)
 
 
 def dlq_name(topic: str) -> str:
+    """The dead-letter topic of `topic`."""
     return f"{topic}.dlq"
 
 

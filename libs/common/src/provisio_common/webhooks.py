@@ -28,6 +28,7 @@ class WebhookRefused(Exception):
 
 
 def new_secret() -> str:
+    """A new Standard Webhooks secret (`whsec_` + 24 random bytes, base64)."""
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
@@ -43,6 +44,7 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 
 def signed_headers(secret: str, msg_id: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    """The Standard Webhooks headers (id, timestamp, v1 signature) for a body."""
     ts = int(time.time()) if timestamp is None else timestamp
     return {
         "webhook-id": msg_id,

@@ -8,22 +8,20 @@ import sqlalchemy as sa
 
 from provisio_common.embedded import EmbeddedBroker
 from provisio_common.events import Envelope
-from provisio_common.outbox import add_to_outbox
 from provisio_common.service import ServiceRuntime
 from provisio_common.settings import ProvisioSettings, ServiceSettings
-from provisio_common.tables import inbox_table, outbox_table
-from provisio_common.testing.plugin import eventually
+from provisio_common.tables import shared_tables
+from provisio_common.testing.plugin import CreateDb, eventually
 from provisio_common.topics import DEALS
 
 from .test_outbox_inbox import read_all
 
 metadata = sa.MetaData()
-outbox = outbox_table(metadata)
-inbox = inbox_table(metadata)
+tables = shared_tables(metadata)
 
 
 async def test_restarted_broker_gets_topics_and_every_outbox_row_again(
-    fresh_db, base_settings: ProvisioSettings, broker: EmbeddedBroker
+    fresh_db: CreateDb, base_settings: ProvisioSettings, broker: EmbeddedBroker
 ) -> None:
     settings = ServiceSettings(
         **{
@@ -33,15 +31,16 @@ async def test_restarted_broker_gets_topics_and_every_outbox_row_again(
             "outbox_topic_check_interval_s": 0.2,
         }
     )
-    runtime = ServiceRuntime(settings=settings, outbox=outbox, inbox=inbox)
+    runtime = ServiceRuntime(settings=settings, tables=tables, repositories=lambda session: None)
     async with runtime.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     await runtime.start()
     try:
-        async with runtime.sessions.begin() as session:
+        async with runtime.uow() as uow:
             for n in range(3):
                 env = Envelope(type="test", source="t", subject="k", data={"n": n})
-                await add_to_outbox(session, outbox, DEALS.name, "k", env)
+                await uow.enqueue(DEALS.name, "k", env.to_bytes(), env.id)
+            await uow.commit()
         assert len(await read_all(settings, DEALS.name, 3)) == 3
 
         broker.stop()

@@ -12,28 +12,57 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from provisio_common.db import create_engine, session_factory
-from provisio_common.events import Envelope
+from provisio_common.events import Envelope, Schema
 from provisio_common.inbox import InboxConsumer
 from provisio_common.kafka import make_consumer, make_producer
 from provisio_common.outbox import OutboxRelay, add_to_outbox
+from provisio_common.routes import Route
 from provisio_common.settings import ProvisioSettings
-from provisio_common.tables import inbox_table, outbox_table
-from provisio_common.topics import ensure_topics
+from provisio_common.tables import shared_tables
+from provisio_common.testing.plugin import CreateDb
+from provisio_common.topics import DEALS, ensure_topics
+from provisio_common.uow import SqlUnitOfWork, UnitOfWork
 
 metadata = sa.MetaData()
-outbox = outbox_table(metadata)
-inbox = inbox_table(metadata)
+tables = shared_tables(metadata)
+outbox, inbox = tables.outbox, tables.inbox
 counters = sa.Table(
     "counters",
     metadata,
     sa.Column("name", sa.Text, primary_key=True),
     sa.Column("total", sa.Integer, nullable=False),
 )
-TOPIC = "deals.v1"
+TOPIC = DEALS.name
+
+
+class Count(Schema):
+    """The test event: add `n` to the counter; `fail` makes the handler fail every time."""
+
+    n: int
+    fail: bool = False
+
+
+ROUTES: dict[type[Schema], Route] = {
+    Count: Route("test.count", DEALS, lambda r: "k", lambda r: "k"),
+}
+
+
+class Counters:
+    """The test repository."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, n: int) -> None:
+        stmt = sa.text(
+            "INSERT INTO counters (name, total) VALUES ('n', :v) "
+            "ON CONFLICT (name) DO UPDATE SET total = counters.total + :v"
+        )
+        await self.session.execute(stmt, {"v": n})
 
 
 @pytest.fixture
-async def engine(fresh_db, base_settings: ProvisioSettings) -> AsyncIterator[AsyncEngine]:
+async def engine(fresh_db: CreateDb, base_settings: ProvisioSettings) -> AsyncIterator[AsyncEngine]:
     name = await fresh_db("common")
     eng = create_engine(base_settings.dsn(name))
     async with eng.begin() as conn:
@@ -79,14 +108,15 @@ async def read_all(settings: ProvisioSettings, topic: str, expect: int) -> list[
         await consumer.stop()
 
 
-def event(n: int, key: str = "k") -> Envelope:
-    return Envelope(type="test", source="test", subject=key, data={"n": n})
+def event(n: int, key: str = "k", *, fail: bool = False) -> Envelope:
+    data: dict[str, object] = {"n": n, "fail": True} if fail else {"n": n}
+    return Envelope(type="test.count", source="test", subject=key, data=data)
 
 
 async def write_events(engine: AsyncEngine, events: list[Envelope], key: str = "k") -> None:
     async with engine.begin() as conn:
         for env in events:
-            await add_to_outbox(conn, outbox, TOPIC, key, env)
+            await add_to_outbox(conn, outbox, TOPIC, key, env.id, env.to_bytes())
 
 
 def relay(engine: AsyncEngine, producer: AIOKafkaProducer) -> OutboxRelay:
@@ -128,7 +158,7 @@ async def test_publish_failure_leaves_rows_unsent_for_the_next_try(
     async def failing_send(*args: object, **kwargs: object) -> None:
         raise ConnectionError("broker gone")
 
-    broken.producer = type("P", (), {"send": staticmethod(failing_send)})()  # type: ignore[assignment]
+    broken.producer = type("P", (), {"send": staticmethod(failing_send)})()
     with pytest.raises(ConnectionError):
         await broken.publish_batch()
     assert await relay(engine, producer).drain() == 1
@@ -150,14 +180,10 @@ async def test_rows_of_one_key_are_published_in_order_with_several_relays(
         assert seen == list(range(40))
 
 
-async def apply_count(session: AsyncSession, env: Envelope) -> None:
-    if env.data.get("fail"):
+async def apply_count(uow: UnitOfWork[Counters], record: Count) -> None:
+    if record.fail:
         raise RuntimeError("cannot apply this one")
-    stmt = sa.text(
-        "INSERT INTO counters (name, total) VALUES ('n', :v) "
-        "ON CONFLICT (name) DO UPDATE SET total = counters.total + :v"
-    )
-    await session.execute(stmt, {"v": env.data["n"]})
+    await uow.repos.add(record.n)
 
 
 async def total(engine: AsyncEngine) -> int:
@@ -169,16 +195,17 @@ async def total(engine: AsyncEngine) -> int:
 def inbox_consumer(
     engine: AsyncEngine, settings: ProvisioSettings, producer: AIOKafkaProducer
 ) -> InboxConsumer:
+    sessions = session_factory(engine)
     return InboxConsumer(
         service="test",
         name="test-group",
-        handlers={TOPIC: apply_count},
-        sessions=session_factory(engine),
-        inbox=inbox,
+        handlers={Count: apply_count},
+        uow=lambda: SqlUnitOfWork(sessions=sessions, tables=tables, source="test", repositories=Counters),
         consumer=make_consumer(settings, "test-group", [TOPIC]),
         producer=producer,
         max_attempts=2,
         retry_backoff_s=0.01,
+        routes=ROUTES,
     )
 
 
@@ -235,13 +262,17 @@ async def test_malformed_and_failing_messages_go_to_dlq_and_partition_moves_on(
     engine: AsyncEngine, producer: AIOKafkaProducer, base_settings: ProvisioSettings
 ) -> None:
     await producer.send_and_wait(TOPIC, b"{not json", key=b"k", partition=0)
-    bad = Envelope(type="test", source="test", subject="k", data={"n": 1, "fail": True})
+    bad = event(1, fail=True)
     await producer.send_and_wait(TOPIC, bad.to_bytes(), key=b"k", partition=0)
+    wrong_type = Envelope(type="no.such.type", source="test", subject="k", data={})
+    await producer.send_and_wait(TOPIC, wrong_type.to_bytes(), key=b"k", partition=0)
+    bad_payload = Envelope(type="test.count", source="test", subject="k", data={"n": "many"})
+    await producer.send_and_wait(TOPIC, bad_payload.to_bytes(), key=b"k", partition=0)
     await producer.send_and_wait(TOPIC, event(3).to_bytes(), key=b"k", partition=0)
     consumer = inbox_consumer(engine, base_settings, producer)
     await consumer.consumer.start()
     try:
-        assert await consume_until(consumer, 3) == 3
+        assert await consume_until(consumer, 5) == 5
     finally:
         await consumer.consumer.stop()
     assert await total(engine) == 3  # the good message after the bad ones was applied
@@ -257,14 +288,33 @@ async def test_malformed_and_failing_messages_go_to_dlq_and_partition_moves_on(
         messages = [m for msgs in batch.values() for m in msgs]
     finally:
         await dlq.stop()
-    assert [m.value for m in messages] == [b"{not json", bad.to_bytes()]
+    assert [m.value for m in messages] == [
+        b"{not json",
+        bad.to_bytes(),
+        wrong_type.to_bytes(),
+        bad_payload.to_bytes(),
+    ]
     errors = [dict(m.headers)["provisio-error"].decode() for m in messages]
-    assert "json" in errors[0].lower()
+    assert "not an envelope" in errors[0] and "json" in errors[0].lower()
     assert "cannot apply this one" in errors[1]
-    assert dict(messages[1].headers)["provisio-attempts"] == b"2"
+    assert "no.such.type" in errors[2]
+    assert "n" in errors[3] and "Count" in errors[3]
+    # unreadable messages are not retried; a failing handler is, max_attempts times
+    assert [dict(m.headers)["provisio-attempts"] for m in messages] == [b"1", b"2", b"1", b"1"]
     async with engine.connect() as conn:
         recorded = (await conn.execute(sa.select(sa.func.count()).select_from(inbox))).scalar()
+        letters = (
+            await conn.execute(sa.select(tables.dead_letters).order_by(tables.dead_letters.c.offset))
+        ).all()
     assert recorded == 1  # the failed message's inbox row was rolled back with its state
+    # each dead letter is kept in the service's own table too, for GET /dlq
+    assert [bytes(r.payload) for r in letters] == [m.value for m in messages]
+    assert [r.error_type for r in letters] == [
+        "UnreadableMessage",
+        "RuntimeError",
+        "UnreadableMessage",
+        "UnreadableMessage",
+    ]
 
 
 async def test_a_batch_shares_one_transaction_and_one_finisher_and_a_bad_message_falls_back(
@@ -272,7 +322,7 @@ async def test_a_batch_shares_one_transaction_and_one_finisher_and_a_bad_message
 ) -> None:
     finished: list[int] = []
 
-    async def finisher(session: AsyncSession, applied: list[Envelope]) -> None:
+    async def finisher(uow: UnitOfWork[Counters], applied: list[Envelope]) -> None:
         finished.append(len(applied))
 
     for n in (1, 2, 3, 4):
@@ -286,7 +336,7 @@ async def test_a_batch_shares_one_transaction_and_one_finisher_and_a_bad_message
         assert finished == [4]  # one transaction, one finisher run for the whole batch
 
         finished.clear()
-        bad = Envelope(type="test", source="test", subject="k", data={"n": 100, "fail": True})
+        bad = event(100, fail=True)
         for env in (event(10), bad, event(20)):
             await producer.send_and_wait(TOPIC, env.to_bytes(), key=b"k", partition=0)
         assert await consume_until(consumer, 3) == 3

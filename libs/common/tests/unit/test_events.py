@@ -1,10 +1,14 @@
 import json
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from provisio_common.events import DealSnapshot, Envelope, envelope
+from provisio_common.events import ActivityRecord, DealSnapshot, Envelope, LedgerEntryRecord, QuotaRecord
+from provisio_common.routes import ROUTES, outgoing, route_of, schema_of
 
 DEAL = {
     "source": "generic",
@@ -20,7 +24,14 @@ DEAL = {
 
 
 def test_envelope_round_trips_with_schema_field_and_ulid() -> None:
-    env = envelope("deal.snapshot", "deal-ingest", "generic:D-1", DealSnapshot.model_validate(DEAL))
+    out = outgoing(DealSnapshot.model_validate(DEAL), "deal-ingest")
+    env = out.envelope
+    assert (out.topic, out.key, env.type, env.subject) == (
+        "deals.v1",
+        "generic:D-1",
+        "deal.snapshot",
+        "generic:D-1",
+    )
     raw = json.loads(env.to_bytes())
     assert raw["schema"] == 1 and len(raw["id"]) == 26
     assert raw["data"]["amount"] == "1250.00"
@@ -39,6 +50,87 @@ def test_split_shares_stay_decimal() -> None:
     assert deal.splits[0].share == Decimal("0.5")
 
 
-def test_envelope_type_must_match_payload_schema() -> None:
-    with pytest.raises(ValueError, match="not the schema"):
-        envelope("ledger.entry", "x", "y", DealSnapshot.model_validate(DEAL))
+def test_every_route_names_a_distinct_event_type_that_maps_back_to_its_schema() -> None:
+    for schema, route in ROUTES.items():
+        assert schema_of(route.event_type) is schema
+    assert schema_of("no.such.type") is None
+
+
+def test_a_schema_without_a_route_is_refused_by_name() -> None:
+    with pytest.raises(KeyError, match="Envelope"):
+        route_of(Envelope)  # type: ignore[arg-type]
+
+
+def test_an_activity_travels_on_its_deal_key_else_its_owner() -> None:
+    base = {
+        "source": "hubspot",
+        "external_id": "A-1",
+        "kind": "call",
+        "owner": "rep-1",
+        "occurred_at": "2027-02-03T10:00:00Z",
+    }
+    with_deal = outgoing(ActivityRecord.model_validate({**base, "deal": "D-9"}), "deal-ingest")
+    without = outgoing(ActivityRecord.model_validate(base), "deal-ingest")
+    assert (with_deal.key, with_deal.envelope.subject) == ("hubspot:D-9", "hubspot:A-1")
+    assert without.key == "rep-1"
+
+
+def test_a_ledger_entry_is_keyed_by_payee() -> None:
+    entry = LedgerEntryRecord.model_validate(
+        {
+            "entry_id": "e",
+            "payee": "rep-1",
+            "plan": "p",
+            "plan_version": 1,
+            "component": "c",
+            "period": "2027-Q1",
+            "entry_date": "2027-02-03",
+            "pay_period": "2027-02",
+            "amount": "1",
+            "currency": "USD",
+            "cause_event": "x",
+            "posted_at": "2027-02-03T00:00:00Z",
+        }
+    )
+    assert outgoing(entry, "calc-engine").key == "rep-1"
+
+
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**20), max_value=10**20, places=None)
+    | st.sampled_from([Decimal("1E-25"), Decimal("1E+15"), Decimal("-0.0000001"), Decimal("1250.00")])
+)
+def test_any_amount_round_trips_in_plain_notation(amount: Decimal) -> None:
+    quota = QuotaRecord(payee="p", period="2027", amount=amount)
+    text = json.loads(outgoing(quota, "quota-service").envelope.to_bytes())["data"]["amount"]
+    assert "E" not in text.upper()
+    assert QuotaRecord.model_validate({"payee": "p", "period": "2027", "amount": text}).amount == amount
+
+
+def test_the_scale_the_sender_gave_is_kept() -> None:
+    assert DealSnapshot.model_validate(DEAL).to_data()["amount"] == "1250.00"
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("2026-06-01", date(2026, 6, 1)),
+        ("2026-06-01T00:00:00+02:00", datetime(2026, 6, 1, tzinfo=timezone(timedelta(hours=2)))),
+        (
+            "2026-05-31T23:59:59-10:00",
+            datetime(2026, 5, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-10))),
+        ),
+        ("2026-11-01T00:00:00Z", datetime(2026, 11, 1, tzinfo=UTC)),
+        ("2026-11-01T00:00:00", datetime(2026, 11, 1)),
+    ],
+)
+def test_a_midnight_timestamp_stays_a_timestamp_and_a_bare_date_a_date(sent: str, kept: date) -> None:
+    deal = DealSnapshot.model_validate({**DEAL, "close_date": sent})
+    assert deal.close_date == kept and type(deal.close_date) is type(kept)
+    again = DealSnapshot.model_validate(json.loads(json.dumps(deal.to_data())))
+    assert again.close_date == kept and type(again.close_date) is type(kept)
+
+
+def test_a_close_date_that_is_neither_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValidationError) as info:
+        DealSnapshot.model_validate({**DEAL, "close_date": "June 1st"})
+    assert info.value.errors()[0]["loc"] == ("close_date",)

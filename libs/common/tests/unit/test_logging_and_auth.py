@@ -39,6 +39,19 @@ def test_production_refuses_the_local_default_secret() -> None:
         ProvisioSettings(environment="production")
 
 
+def test_local_and_test_runs_may_use_the_built_in_secret_and_production_its_own() -> None:
+    assert ProvisioSettings(environment="local").is_local
+    assert ProvisioSettings(environment="test").is_local
+    own = ProvisioSettings(environment="production", jwt_secret="a-production-secret-from-the-vault-123")
+    assert not own.is_local
+
+
+def test_rs256_outside_local_runs_needs_a_jwks_url() -> None:
+    with pytest.raises(ValueError, match="PROVISIO_JWT_JWKS_URL"):
+        ProvisioSettings(environment="production", jwt_algorithm="RS256")
+    ProvisioSettings(environment="production", jwt_algorithm="RS256", jwt_jwks_url="https://idp/jwks")
+
+
 def test_who_may_see_a_payee_follows_the_hierarchy() -> None:
     from provisio_common.auth import Principal, ensure_may_see
 

@@ -24,6 +24,7 @@ from provisio_common.settings import ProvisioSettings
 
 @pytest.fixture(scope="session")
 def embedded_pg() -> Iterator[EmbeddedPostgres]:
+    """The embedded Postgres for the whole test session (fsync off)."""
     # Not under pytest's basetemp: a concurrent pytest session prunes old basetemps and
     # would delete a running server's data directory.
     root = Path(tempfile.mkdtemp(prefix="provisio-test-pg-"))
@@ -38,6 +39,7 @@ def embedded_pg() -> Iterator[EmbeddedPostgres]:
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
+    """A fresh memory broker for one test: topics and consumer groups start empty."""
     server = EmbeddedBroker(port=free_port(), log_file=tmp_path / "tansu.log")
     server.start()
     try:
@@ -64,21 +66,36 @@ def base_settings(embedded_pg: EmbeddedPostgres, broker: EmbeddedBroker) -> Prov
 CreateDb = Callable[[str], Awaitable[str]]
 
 
-@pytest.fixture
-async def fresh_db(embedded_pg: EmbeddedPostgres) -> AsyncIterator[CreateDb]:
-    """Factory: `await fresh_db("ingest")` makes a new, empty database and returns its name."""
-    settings = ProvisioSettings(pg_port=embedded_pg.port)
+@contextlib.asynccontextmanager
+async def _databases(server: EmbeddedPostgres, prefix: str) -> AsyncIterator[CreateDb]:
+    settings = ProvisioSettings(pg_port=server.port)
     created: list[str] = []
 
     async def create(label: str) -> str:
-        name = f"t_{label}_{uuid.uuid4().hex[:10]}".replace("-", "_")
+        name = f"{prefix}_{label}_{uuid.uuid4().hex[:10]}".replace("-", "_")
         await ensure_database(settings, name)
         created.append(name)
         return name
 
-    yield create
-    for name in created:
-        await drop_database(settings, name)
+    try:
+        yield create
+    finally:
+        for name in created:
+            await drop_database(settings, name)
+
+
+@pytest.fixture
+async def fresh_db(embedded_pg: EmbeddedPostgres) -> AsyncIterator[CreateDb]:
+    """Factory: `await fresh_db("ingest")` makes a new, empty database and returns its name."""
+    async with _databases(embedded_pg, "t") as create:
+        yield create
+
+
+@pytest.fixture(scope="module")
+async def module_db(embedded_pg: EmbeddedPostgres) -> AsyncIterator[CreateDb]:
+    """Like `fresh_db`, for a whole test module (migrate once, use distinct keys per test)."""
+    async with _databases(embedded_pg, "m") as create:
+        yield create
 
 
 @contextlib.asynccontextmanager
