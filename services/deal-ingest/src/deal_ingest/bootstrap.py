@@ -1,4 +1,4 @@
-"""The composition root of deal-ingest."""
+"""The composition root of deal-ingest: tables, repositories, consumers (none), routers."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from deal_ingest.adapters.tables import inbox, outbox
+from deal_ingest.adapters.repositories import sql_repositories
+from deal_ingest.adapters.tables import shared
 from deal_ingest.api import admin, deals, webhooks
+from deal_ingest.consumers.spec import consumers
 from deal_ingest.settings import IngestSettings
 from provisio_common.service import ServiceRuntime, create_app
 
@@ -15,8 +17,15 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "alembic"
 
 
 def build_app(settings: IngestSettings | None = None) -> FastAPI:
+    """deal-ingest's app; settings are read from the environment at start when not given."""
+
     def runtime() -> ServiceRuntime:
-        return ServiceRuntime(settings=settings or IngestSettings(), outbox=outbox, inbox=inbox)
+        return ServiceRuntime(
+            settings=settings or IngestSettings(),
+            tables=shared,
+            repositories=sql_repositories,
+            consumers=consumers(),
+        )
 
     return create_app(
         title="deal-ingest",

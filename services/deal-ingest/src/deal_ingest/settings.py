@@ -1,10 +1,17 @@
-"""deal-ingest settings (PROVISIO_* environment variables, one process per service)."""
+"""deal-ingest settings (PROVISIO_* environment variables, one process per service).
+
+Every door is closed while its credential list is empty: each delivery to it is refused
+with 401 (counted in `provisio_ingest_refusals_total`). The generic door is the one every
+stack feeds, so outside `local` and `test` runs an empty `PROVISIO_GENERIC_WEBHOOK_SECRETS`
+is refused at start rather than discovered as a wall of 401s; the CRM doors (HubSpot,
+Pipedrive, Salesforce) may stay closed on purpose when their list is empty.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from provisio_common.settings import ServiceSettings
@@ -17,9 +24,9 @@ class IngestSettings(ServiceSettings):
     max_body_bytes: int = 1024 * 1024
     # Every list below is comma-separated in the environment; several secrets may be active
     # at once while one is rotated (add the new one, switch the CRM, remove the old one).
-    # Standard Webhooks `whsec_` secrets of the generic door.
+    # Standard Webhooks `whsec_` secrets of the generic door; required outside local and test.
     generic_webhook_secrets: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    # HubSpot app client secrets (signature v3).
+    # HubSpot app client secrets (signature v3); empty: the HubSpot door is closed (401).
     hubspot_client_secrets: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # The exact target URL configured in the HubSpot app (scheme, host, path, query), which
     # is what HubSpot signs. Unset: the URL this process saw (right without a rewriting proxy).
@@ -45,11 +52,11 @@ class IngestSettings(ServiceSettings):
     )
     # HubSpot omits `deal_currency_code` on deals in the account's company currency.
     hubspot_default_currency: str = "USD"
-    # Pipedrive webhook HTTP basic auth credentials, `user:password` pairs.
+    # Pipedrive webhook HTTP basic auth credentials, `user:password` pairs; empty: closed (401).
     pipedrive_basic_auth: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    # Standard Webhooks `whsec_` secrets of the Salesforce Flow/Apex callout door.
+    # Standard Webhooks `whsec_` secrets of the Salesforce Flow/Apex callout door; empty: closed.
     salesforce_webhook_secrets: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    # Organization ids (15 or 18 characters) whose Outbound Messages are accepted.
+    # Organization ids (15 or 18 characters) whose Outbound Messages are accepted; empty: closed.
     salesforce_org_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Salesforce sends `CurrencyIsoCode` only in multi-currency orgs.
     salesforce_default_currency: str = "USD"
@@ -76,3 +83,12 @@ class IngestSettings(ServiceSettings):
             if not (user and sep and password):
                 raise ValueError("each Pipedrive credential is `user:password`")
         return value
+
+    @model_validator(mode="after")
+    def _generic_door_has_a_secret(self) -> IngestSettings:
+        if not self.is_local and not self.generic_webhook_secrets:
+            raise ValueError(
+                "PROVISIO_GENERIC_WEBHOOK_SECRETS is empty: set at least one `whsec_` secret "
+                "(comma-separated) outside local and test runs"
+            )
+        return self

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from ingest_doors import Doors
 
 from deal_ingest.bootstrap import MIGRATIONS, build_app
 from deal_ingest.settings import IngestSettings
-from deal_ingest.testing import Doors
 from provisio_common.migrations import upgrade
 from provisio_common.settings import ProvisioSettings
 from provisio_common.testing.plugin import serve

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ingest_doors import Doors
 
-from deal_ingest.testing import Doors
 from provisio_cli.send import signed_request
 
 json_values = st.recursive(

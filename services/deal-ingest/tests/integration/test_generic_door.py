@@ -22,10 +22,10 @@ from provisio_common.auth import mint_token
 from provisio_common.db import create_engine
 from provisio_common.migrations import upgrade
 from provisio_common.settings import ProvisioSettings
-from provisio_common.testing.plugin import serve
+from provisio_common.testing.plugin import CreateDb, serve
 from provisio_common.webhooks import new_secret, signed_headers
 
-DEAL = {
+DEAL: dict[str, object] = {
     "external_id": "D-7",
     "status": "won",
     "amount": "1250.00",
@@ -47,7 +47,7 @@ class Ingest:
 
 
 @pytest.fixture
-async def ingest(fresh_db, base_settings: ProvisioSettings) -> AsyncIterator[Ingest]:
+async def ingest(fresh_db: CreateDb, base_settings: ProvisioSettings) -> AsyncIterator[Ingest]:
     secret = new_secret()
     old_secret = new_secret()
     settings = IngestSettings(
@@ -176,7 +176,9 @@ async def test_redelivery_is_acknowledged_and_adds_no_revision(ingest: Ingest) -
     assert await count_rows(ingest, "outbox") == 1
 
 
-async def test_changes_make_revisions_and_an_older_change_never_moves_the_deal_back(ingest: Ingest) -> None:
+async def test_changes_make_revisions_and_a_late_change_joins_history_without_moving_the_deal_back(
+    ingest: Ingest,
+) -> None:
     admin = {"Authorization": f"Bearer {mint_token(ingest.settings, 'admin', 'admin')}"}
     updates = [
         ("m1", {**DEAL, "changed_at": "2027-02-03T10:00:00Z", "amount": "1000.00"}),
@@ -189,12 +191,14 @@ async def test_changes_make_revisions_and_an_older_change_never_moves_the_deal_b
         body = body_of(data)
         r = await post(ingest, body, signed_headers(ingest.secret, msg_id, body))
         outcomes.append(r.json()["outcome"])
-    assert outcomes == ["new_revision", "new_revision", "older_than_stored", "unchanged"]
+    assert outcomes == ["new_revision", "new_revision", "new_revision", "unchanged"]
     async with httpx.AsyncClient() as client:
         deal = (await client.get(f"{ingest.url}/deals/generic/D-7", headers=admin)).json()
+    # the latest change stays current; the late one is kept (and published) in its place in history
     assert deal["current"]["amount"] == "1500.00" and deal["current"]["revision"] == 2
-    assert [r["snapshot"]["amount"] for r in deal["revisions"]] == ["1000.00", "1500.00"]
+    assert [r["snapshot"]["amount"] for r in deal["revisions"]] == ["1000.00", "1500.00", "1100.00"]
     assert await count_rows(ingest, "deliveries") == 4  # every delivery kept verbatim
+    assert await count_rows(ingest, "outbox") == 3
 
 
 async def test_oversized_body_is_413(ingest: Ingest) -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ingest_doors import Doors
 
 from deal_ingest.bootstrap import build_app
-from deal_ingest.testing import Doors
 from provisio_common.testing.plugin import serve
 
 SECRET = "hs-client-secret-new"

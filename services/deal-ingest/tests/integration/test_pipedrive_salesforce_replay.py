@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ingest_doors import Doors
 from standardwebhooks.webhooks import Webhook
 
-from deal_ingest.domain.salesforce import ACK
-from deal_ingest.testing import Doors
+from deal_ingest.adapters.crm.salesforce import ACK
 from provisio_common.webhooks import new_secret, signed_headers
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"

@@ -2,7 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from deal_ingest.domain import hubspot, pipedrive, salesforce
+from deal_ingest.adapters.crm import hubspot, pipedrive, salesforce
+from deal_ingest.domain import hubspot_changes
 from deal_ingest.domain.common import FieldError
 from provisio_common.webhooks import WebhookRefused
 
@@ -27,8 +28,8 @@ def test_hubspot_v3_refuses_stale_and_accepts_any_active_secret() -> None:
     assert info.value.reason == "stale_timestamp"
 
 
-def event(n: int, at: int, name: str, value: str, deal: int = 1) -> hubspot.HubSpotEvent:
-    return hubspot.HubSpotEvent("deal.propertyChange", "9", str(n), str(deal), at, name, value)
+def event(n: int, at: int, name: str, value: str, deal: int = 1) -> hubspot_changes.HubSpotEvent:
+    return hubspot_changes.HubSpotEvent("deal.propertyChange", "9", str(n), str(deal), at, name, value)
 
 
 def test_property_changes_merge_in_any_order_to_the_same_snapshot() -> None:
@@ -38,11 +39,11 @@ def test_property_changes_merge_in_any_order_to_the_same_snapshot() -> None:
         event(3, 15, "hubspot_owner_id", "3"),
         event(4, 30, "dealstage", "closedwon"),
     ]
-    forward: hubspot.DealState = {}
-    backward: hubspot.DealState = {}
+    forward: hubspot_changes.DealState = {}
+    backward: hubspot_changes.DealState = {}
     for e in changes:
-        hubspot.merge(forward, e)
-    results = [hubspot.merge(backward, e) for e in reversed(changes)]
+        hubspot_changes.merge(forward, e)
+    results = [hubspot_changes.merge(backward, e) for e in reversed(changes)]
     assert forward == backward and results == [True, True, True, False]
     snapshot = hubspot.build_snapshot("1", forward, MAPPING).snapshot
     assert snapshot is not None and (str(snapshot.amount), snapshot.status, snapshot.owner) == (
@@ -53,11 +54,11 @@ def test_property_changes_merge_in_any_order_to_the_same_snapshot() -> None:
 
 
 def test_a_deal_without_amount_or_owner_is_not_published_yet_and_deletion_cancels() -> None:
-    state: hubspot.DealState = {}
-    hubspot.merge(state, event(1, 10, "amount", "5"))
+    state: hubspot_changes.DealState = {}
+    hubspot_changes.merge(state, event(1, 10, "amount", "5"))
     assert hubspot.build_snapshot("1", state, MAPPING).missing == ("owner",)
-    hubspot.merge(state, event(2, 11, "hubspot_owner_id", "3"))
-    hubspot.merge(state, hubspot.HubSpotEvent("deal.deletion", "9", "3", "1", 12))
+    hubspot_changes.merge(state, event(2, 11, "hubspot_owner_id", "3"))
+    hubspot_changes.merge(state, hubspot_changes.HubSpotEvent("deal.deletion", "9", "3", "1", 12))
     built = hubspot.build_snapshot("1", state, MAPPING)
     assert built.snapshot is not None and built.snapshot.status == "cancelled"
 

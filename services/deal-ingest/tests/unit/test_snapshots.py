@@ -1,9 +1,11 @@
+import itertools
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
 
-from deal_ingest.domain.snapshots import FieldError, Stored, decide, generic_deal
+from deal_ingest.domain.snapshots import Decision, FieldError, Stored, decide, generic_deal
 
 NOW = datetime(2027, 2, 3, 10, 0, tzinfo=UTC)
 DATA = {
@@ -16,29 +18,75 @@ DATA = {
 }
 
 
-def stored_from(data: dict[str, object], revision: int) -> Stored:
+def stored_from(data: Mapping[str, object], revision: int) -> Stored:
     snap = generic_deal(data, NOW).model_copy(update={"revision": revision})
     return Stored(revision, snap.changed_at, snap.to_data())
 
 
-def test_first_snapshot_is_revision_one() -> None:
-    assert decide(None, generic_deal(DATA, NOW)).revision == 1
+def test_first_snapshot_is_revision_one_and_current() -> None:
+    assert decide([], generic_deal(DATA, NOW)) == Decision("new_revision", 1, current=True)
 
 
 def test_a_change_is_the_next_revision() -> None:
     incoming = generic_deal({**DATA, "amount": "20.00", "changed_at": "2027-02-04T00:00:00Z"}, NOW)
-    assert decide(stored_from(DATA, 3), incoming).outcome == "new_revision"
-    assert decide(stored_from(DATA, 3), incoming).revision == 4
+    assert decide([stored_from(DATA, 3)], incoming) == Decision("new_revision", 4, current=True)
 
 
-def test_an_older_change_does_not_move_the_deal_back() -> None:
+def test_a_late_change_is_kept_in_history_without_becoming_current() -> None:
     incoming = generic_deal({**DATA, "amount": "5.00", "changed_at": "2027-02-01T00:00:00Z"}, NOW)
-    assert decide(stored_from(DATA, 2), incoming).outcome == "older_than_stored"
+    assert decide([stored_from(DATA, 2)], incoming) == Decision("new_revision", 3, current=False)
 
 
 def test_the_same_content_later_is_no_new_revision() -> None:
     incoming = generic_deal({**DATA, "changed_at": "2027-03-01T00:00:00Z"}, NOW)
-    assert decide(stored_from(DATA, 2), incoming).outcome == "unchanged"
+    assert decide([stored_from(DATA, 2)], incoming).outcome == "unchanged"
+
+
+def test_a_snapshot_already_kept_is_unchanged_wherever_it_sits_in_history() -> None:
+    won = {**DATA, "changed_at": "2027-02-01T00:00:00Z"}
+    lost = {**DATA, "status": "lost", "changed_at": "2027-02-09T00:00:00Z"}
+    history = [stored_from(lost, 1), stored_from(won, 2)]
+    assert decide(history, generic_deal(won, NOW)) == Decision("unchanged", 2)
+    assert decide(history, generic_deal(lost, NOW)) == Decision("unchanged", 1)
+
+
+def test_a_won_again_after_a_loss_is_a_revision_even_if_an_earlier_one_said_the_same() -> None:
+    won = {**DATA, "changed_at": "2027-02-01T00:00:00Z"}
+    lost = {**DATA, "status": "lost", "changed_at": "2027-02-09T00:00:00Z"}
+    again = {**DATA, "changed_at": "2027-02-20T00:00:00Z"}
+    history = [stored_from(won, 1), stored_from(lost, 2)]
+    assert decide(history, generic_deal(again, NOW)) == Decision("new_revision", 3, current=True)
+
+
+def test_any_arrival_order_keeps_the_same_history_and_current_snapshot() -> None:
+    snapshots = [
+        {**DATA, "changed_at": "2027-02-01T00:00:00Z"},
+        {**DATA, "status": "cancelled", "changed_at": "2027-05-15T00:00:00Z"},
+        {**DATA, "amount": "12.00", "changed_at": "2027-02-03T00:00:00Z"},
+        {**DATA, "amount": "12.00", "changed_at": "2027-02-04T00:00:00Z"},  # redundant
+    ]
+    outcomes = set()
+    for order in itertools.permutations(range(4)):
+        history: list[Stored] = []
+        current = None
+        for i in order:
+            incoming = generic_deal(snapshots[i], NOW)
+            decision = decide(history, incoming)
+            if decision.outcome == "new_revision":
+                history.append(stored_from(snapshots[i], decision.revision))
+                current = snapshots[i] if decision.current else current
+        kept = sorted((s.document["changed_at"], s.document["status"], s.document["amount"]) for s in history)
+        outcomes.add((tuple(kept), None if current is None else current["changed_at"]))
+    # the redundant snapshot may be kept when it arrives before the one it repeats;
+    # what it says never changes the history's meaning, and the current one is always the same
+    assert {current for _, current in outcomes} == {"2027-05-15T00:00:00Z"}
+    for history_kept, _ in outcomes:
+        meaning = [k for i, k in enumerate(history_kept) if i == 0 or k[1:] != history_kept[i - 1][1:]]
+        assert meaning == [
+            ("2027-02-01T00:00:00Z", "won", "10.00"),
+            ("2027-02-03T00:00:00Z", "won", "12.00"),
+            ("2027-05-15T00:00:00Z", "cancelled", "10.00"),
+        ]
 
 
 def test_revision_is_ours_to_assign_and_native_sources_are_refused() -> None:

@@ -1,16 +1,15 @@
-"""deal-ingest tables: raw deliveries, deal snapshots and their revisions, activities."""
+"""deal-ingest tables: the shared outbox, inbox, audit log and dead letters; raw deliveries,
+deal snapshots and their revisions, activities, CRM events and merged CRM deal state."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from provisio_common.tables import audit_table, inbox_table, outbox_table
+from provisio_common.tables import shared_tables
 
 metadata = sa.MetaData()
-outbox = outbox_table(metadata)
-inbox = inbox_table(metadata)
-audit = audit_table(metadata)
+shared = shared_tables(metadata)
 
 deliveries = sa.Table(
     "deliveries",

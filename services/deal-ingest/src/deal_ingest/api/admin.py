@@ -4,25 +4,49 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from deal_ingest.adapters.tables import audit, deliveries
-from deal_ingest.service_layer import replay_snapshots
-from provisio_common.audit import record_audit
-from provisio_common.deps import Admin, Ops, Session
+from deal_ingest.domain.records import LoggedDelivery
+from deal_ingest.service_layer import deliveries as delivery_log
+from deal_ingest.service_layer.replay import replay_snapshots
+from provisio_common.deps import Admin, Ops, UoW
+from provisio_common.problems import problem_responses
 
 router = APIRouter(tags=["admin"])
 
-SOURCES = ("generic", "hubspot", "pipedrive", "salesforce")
+
+class DeliveryView(BaseModel):
+    """One accepted delivery verbatim: `body` if it is UTF-8 text, else `body_base64`."""
+
+    id: int
+    source: str
+    delivery_id: str
+    received_at: str = Field(description="ISO 8601")
+    headers: dict[str, str] = Field(description="the headers kept (never credentials)")
+    outcome: str
+    detail: str | None
+    body: str | None = None
+    body_base64: str | None = None
 
 
-@router.get("/deliveries")
+class DeliveryList(BaseModel):
+    """A page of the raw log, newest first; `next` is the `before` cursor of the next page."""
+
+    deliveries: list[DeliveryView]
+    next: int | None
+
+
+@router.get(
+    "/deliveries",
+    response_model=DeliveryList,
+    response_model_exclude_unset=True,
+    responses=problem_responses(401, 403, 422),
+)
 async def list_deliveries(
-    session: Session,
+    uow: UoW,
     principal: Ops,
     source: str | None = None,
     outcome: str | None = None,
@@ -31,41 +55,32 @@ async def list_deliveries(
     before: Annotated[
         int | None, Query(description="cursor: the `id` of the last row of the previous page")
     ] = None,
-) -> dict[str, Any]:
-    """The raw log, newest first: every accepted delivery verbatim with its outcome (admin, ops)."""
-    t = deliveries
-    query = sa.select(t).order_by(t.c.id.desc())
-    if source:
-        query = query.where(t.c.source == source)
-    if outcome:
-        query = query.where(t.c.outcome == outcome)
-    if since:
-        query = query.where(t.c.received_at >= since)
-    if before:
-        query = query.where(t.c.id < before)
-    rows = (await session.execute(query.limit(limit + 1))).all()
-    page = rows[:limit]
-    return {
-        "deliveries": [_delivery(r) for r in page],
-        "next": page[-1].id if len(rows) > limit else None,
-    }
+) -> DeliveryList:
+    """The raw log, newest first: every accepted delivery verbatim with its outcome.
+
+    Roles: admin, ops.
+    """
+    page = await delivery_log.list_deliveries(
+        uow, source=source, outcome=outcome, since=since, before=before, limit=limit
+    )
+    return DeliveryList(deliveries=[_delivery(d) for d in page.deliveries], next=page.next)
 
 
-def _delivery(row: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": row.id,
-        "source": row.source,
-        "delivery_id": row.delivery_id,
-        "received_at": row.received_at.isoformat(),
-        "headers": row.headers,
-        "outcome": row.outcome,
-        "detail": row.detail,
-    }
+def _delivery(delivery: LoggedDelivery) -> DeliveryView:
+    view = DeliveryView(
+        id=delivery.id,
+        source=delivery.source,
+        delivery_id=delivery.delivery_id,
+        received_at=delivery.received_at.isoformat(),
+        headers=delivery.headers,
+        outcome=delivery.outcome,
+        detail=delivery.detail,
+    )
     try:
-        out["body"] = bytes(row.body).decode("utf-8")
+        view.body = delivery.body.decode("utf-8")
     except UnicodeDecodeError:
-        out["body_base64"] = base64.b64encode(bytes(row.body)).decode()
-    return out
+        view.body_base64 = base64.b64encode(delivery.body).decode()
+    return view
 
 
 class ReplayRequest(BaseModel):
@@ -81,20 +96,20 @@ class ReplayRequest(BaseModel):
         return self
 
 
-@router.post("/admin/replay")
-async def replay(request: ReplayRequest, session: Session, principal: Admin) -> dict[str, Any]:
+class ReplayAnswer(BaseModel):
+    """How many current snapshots were queued again, and their deal keys."""
+
+    republished: int
+    deals: list[str]
+
+
+@router.post("/admin/replay", response_model=ReplayAnswer, responses=problem_responses(401, 403, 422))
+async def replay(request: ReplayRequest, uow: UoW, principal: Admin) -> ReplayAnswer:
     """Re-publish, through the outbox, the current snapshot of every deal of one source
     whose snapshot was stored in [since, until): heals a broker that lost data. Consumers
-    drop a revision they already hold, so a replay never changes a number twice.
+    drop a revision they already hold, so a replay never changes a number twice. Audited.
+
+    Roles: admin.
     """
-    keys = await replay_snapshots(session, request.source, request.since, request.until)
-    await record_audit(
-        session,
-        audit,
-        principal,
-        "replay",
-        f"deals:{request.source}",
-        None,
-        {"since": request.since.isoformat(), "until": request.until.isoformat(), "deals": len(keys)},
-    )
-    return {"republished": len(keys), "deals": keys}
+    keys = await replay_snapshots(uow, principal, request.source, request.since, request.until)
+    return ReplayAnswer(republished=len(keys), deals=keys)

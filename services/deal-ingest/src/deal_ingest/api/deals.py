@@ -5,79 +5,81 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
-from deal_ingest.adapters.tables import deal_revisions, deal_snapshots
-from provisio_common.auth import Principal, require_roles
-from provisio_common.deps import Session
-from provisio_common.problems import Problem
+from deal_ingest.service_layer import deals
+from provisio_common.deps import Ops, UoW
+from provisio_common.problems import problem_responses
 
 router = APIRouter(tags=["deals"])
-Reader = Annotated[Principal, Depends(require_roles("admin", "ops"))]
 
 
-@router.get("/deals/{source}/{external_id}")
-async def get_deal(source: str, external_id: str, session: Session, principal: Reader) -> dict[str, Any]:
-    """The current snapshot and every revision, oldest first."""
-    key = (deal_snapshots.c.source == source) & (deal_snapshots.c.external_id == external_id)
-    current = (await session.execute(sa.select(deal_snapshots.c.document).where(key))).scalar()
-    if current is None:
-        raise Problem(404, f"no deal {source}:{external_id}")
-    revisions = (
-        await session.execute(
-            sa.select(
-                deal_revisions.c.revision,
-                deal_revisions.c.changed_at,
-                deal_revisions.c.recorded_at,
-                deal_revisions.c.document,
+class RevisionView(BaseModel):
+    """One revision: when it changed in the CRM, when deal-ingest recorded it, the snapshot."""
+
+    revision: int
+    changed_at: str = Field(description="ISO 8601")
+    recorded_at: str = Field(description="ISO 8601")
+    snapshot: dict[str, Any] = Field(description="the deals.v1 snapshot of this revision")
+
+
+class DealView(BaseModel):
+    """A deal's current snapshot and every revision, oldest first."""
+
+    deal: str = Field(description="`source:external_id`")
+    current: dict[str, Any] = Field(description="the current deals.v1 snapshot")
+    revisions: list[RevisionView]
+
+
+class DealList(BaseModel):
+    """Current snapshots; `next` is the cursor of the next page (null on the last)."""
+
+    deals: list[dict[str, Any]] = Field(description="deals.v1 snapshots")
+    next: str | None
+
+
+@router.get(
+    "/deals/{source}/{external_id}",
+    response_model=DealView,
+    responses=problem_responses(401, 403, 404),
+)
+async def get_deal(source: str, external_id: str, uow: UoW, principal: Ops) -> DealView:
+    """The current snapshot and every revision, oldest first.
+
+    Roles: admin, ops.
+    """
+    history = await deals.get_deal(uow, source, external_id)
+    return DealView(
+        deal=history.deal,
+        current=history.current,
+        revisions=[
+            RevisionView(
+                revision=r.revision,
+                changed_at=r.changed_at.isoformat(),
+                recorded_at=r.recorded_at.isoformat(),
+                snapshot=r.document,
             )
-            .where(deal_revisions.c.source == source, deal_revisions.c.external_id == external_id)
-            .order_by(deal_revisions.c.revision)
-        )
-    ).all()
-    return {
-        "deal": f"{source}:{external_id}",
-        "current": current,
-        "revisions": [
-            {
-                "revision": r.revision,
-                "changed_at": r.changed_at.isoformat(),
-                "recorded_at": r.recorded_at.isoformat(),
-                "snapshot": r.document,
-            }
-            for r in revisions
+            for r in history.revisions
         ],
-    }
+    )
 
 
-@router.get("/deals")
+@router.get("/deals", response_model=DealList, responses=problem_responses(401, 403, 422))
 async def list_deals(
-    session: Session,
-    principal: Reader,
+    uow: UoW,
+    principal: Ops,
     status: str | None = None,
     owner: str | None = None,
     changed_since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[str | None, Query(description="cursor: the last `deal` of the previous page")] = None,
-) -> dict[str, Any]:
-    """Current snapshots, filtered, ordered by deal key, paginated by cursor."""
-    t = deal_snapshots
-    query = sa.select(t.c.source, t.c.external_id, t.c.document).order_by(t.c.source, t.c.external_id)
-    if status:
-        query = query.where(t.c.status == status)
-    if owner:
-        query = query.where(t.c.owner == owner)
-    if changed_since:
-        query = query.where(t.c.changed_at >= changed_since)
-    if after:
-        source, _, external_id = after.partition(":")
-        query = query.where(
-            sa.tuple_(t.c.source, t.c.external_id) > sa.tuple_(sa.literal(source), sa.literal(external_id))
-        )
-    rows = (await session.execute(query.limit(limit + 1))).all()
-    page = rows[:limit]
-    return {
-        "deals": [r.document for r in page],
-        "next": f"{page[-1].source}:{page[-1].external_id}" if len(rows) > limit else None,
-    }
+) -> DealList:
+    """Current snapshots, filtered, ordered by deal key, paginated by cursor.
+
+    Roles: admin, ops.
+    """
+    page = await deals.list_deals(
+        uow, status=status, owner=owner, changed_since=changed_since, after=after, limit=limit
+    )
+    return DealList(deals=[d.document for d in page.deals], next=page.next)

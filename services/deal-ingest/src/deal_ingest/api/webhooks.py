@@ -1,5 +1,6 @@
-"""CRM doors: each verifies with its CRM's native scheme, keeps the delivery verbatim, then
-normalizes it into snapshots and outbox rows in the same transaction.
+"""CRM doors: each verifies with its CRM's native scheme and parses its CRM's payload, then
+hands the content to the one delivery use case (`service_layer.deliveries.receive_delivery`:
+raw log, dedupe, snapshots and outbox rows in one transaction) and answers as its CRM expects.
 
 `/webhooks/generic` (Standard Webhooks, Provisio's schema), `/webhooks/hubspot` (signature
 v3, batched property changes), `/webhooks/pipedrive` (basic auth, v2 payload),
@@ -14,27 +15,23 @@ import json
 import logging
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, ValidationError
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from deal_ingest import metrics
-from deal_ingest.domain import hubspot, pipedrive, salesforce
+from deal_ingest.adapters import metrics
+from deal_ingest.adapters.crm import hubspot, pipedrive, salesforce
 from deal_ingest.domain.common import FieldError
+from deal_ingest.domain.outcomes import StoreResult
 from deal_ingest.domain.snapshots import generic_activity, generic_deal
-from deal_ingest.service_layer import (
-    BatchResult,
-    apply_deal_notifications,
-    apply_hubspot_batch,
-    record_delivery,
-    set_outcome,
-    store_activity,
-    store_deal,
-)
+from deal_ingest.service_layer.batches import applying_hubspot_batch, applying_notifications
+from deal_ingest.service_layer.deals import applying_activity, applying_deal, ignoring
+from deal_ingest.service_layer.deliveries import receive_delivery
 from deal_ingest.settings import IngestSettings
-from provisio_common.problems import Problem, invalid, validation_errors
+from provisio_common.deps import UoW
+from provisio_common.events import ActivityRecord, DealSnapshot
+from provisio_common.problems import Problem, invalid, problem_responses, validation_errors
 from provisio_common.service import runtime_of
 from provisio_common.webhooks import WebhookRefused, verify
 
@@ -42,6 +39,9 @@ router = APIRouter(tags=["webhooks"])
 log = logging.getLogger(__name__)
 
 KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "content-type", "user-agent")
+HUBSPOT_HEADERS = (hubspot.SIGNATURE_HEADER, hubspot.TIMESTAMP_HEADER, "content-type", "user-agent")
+PIPEDRIVE_HEADERS = ("content-type", "user-agent", "x-pipedrive-webhook-id")
+SOAP_HEADERS = ("content-type", "soapaction", "user-agent")
 
 
 class GenericDelivery(BaseModel):
@@ -58,60 +58,80 @@ GENERIC_BODY = {
 }
 
 
+class DeliveryAnswer(BaseModel):
+    """What a single-object delivery did. A redelivery answers only `outcome: duplicate`
+    and `delivery_id`; an ignored Pipedrive entity answers `detail` instead of the deal."""
+
+    outcome: str = Field(
+        description=(
+            "new_revision (also a late one: kept in history), unchanged, new_activity, ignored or duplicate"
+        )
+    )
+    delivery_id: str
+    deal: str | None = Field(default=None, description="`source:external_id` of the deal or activity")
+    revision: int | None = None
+    detail: str | None = Field(default=None, description="why an ignored delivery was not read")
+
+
+class DealOutcome(BaseModel):
+    """What a batch did to one deal."""
+
+    deal: str | None
+    outcome: str = Field(
+        description="new_revision, unchanged, older_than_stored (HubSpot: every change older) or incomplete"
+    )
+    revision: int | None
+
+
+class BatchAnswer(BaseModel):
+    """What a HubSpot batch did: per-event counts and per-deal outcomes."""
+
+    outcome: str
+    events: dict[str, int] = Field(description="applied, duplicate, older_than_stored, ignored")
+    deals: list[DealOutcome]
+
+
+class SoapAck(BaseModel):
+    """The SOAP `notificationsResponse` with `<Ack>true</Ack>` (text/xml, not JSON)."""
+
+    Ack: Literal[True] = True
+
+
+class SoapResponse(Response):
+    media_type = "text/xml; charset=utf-8"
+
+
+REDELIVERED: dict[int | str, dict[str, Any]] = {
+    200: {"model": DeliveryAnswer, "description": "A redelivered webhook-id: nothing changes"}
+}
+
+
+def ingest_settings(request: Request) -> IngestSettings:
+    settings = runtime_of(request).settings
+    assert isinstance(settings, IngestSettings)
+    return settings
+
+
+Settings = Annotated[IngestSettings, Depends(ingest_settings)]
+
+
+async def _read(request: Request, settings: IngestSettings) -> bytes:
+    """The raw body, refusing an oversized body with 413 before reading it all."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.max_body_bytes:
+        raise Problem(413, f"body exceeds {settings.max_body_bytes} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > settings.max_body_bytes:
+            raise Problem(413, f"body exceeds {settings.max_body_bytes} bytes")
+    return body
+
+
 def _refuse(source: str, exc: WebhookRefused) -> Problem:
     metrics.REFUSALS.labels(source, exc.reason).inc()
     log.warning("webhook refused", extra={"source": source, "reason": exc.reason})
     return Problem(401, exc.detail, title="Unauthorized")
-
-
-@router.post("/webhooks/generic", status_code=202, openapi_extra=GENERIC_BODY)
-async def generic_webhook(request: Request) -> JSONResponse:
-    """Accept one signed delivery: `{"type": "deal.snapshot" | "activity", "data": {...}}`.
-
-    401 for a bad/missing signature or a stale timestamp (nothing stored); 422 naming the
-    field for a malformed body (nothing stored); 200 for a redelivered webhook-id
-    (nothing changes); 202 once stored.
-    """
-    settings, body = await _read(request)
-    runtime = runtime_of(request)
-    try:
-        delivery_id = verify(settings.generic_webhook_secrets, request.headers, body)
-    except WebhookRefused as exc:
-        raise _refuse("generic", exc) from exc
-    received_at = datetime.now(UTC)
-    try:
-        parsed = GenericDelivery.model_validate(json.loads(body))
-    except ValueError as exc:  # JSONDecodeError and ValidationError are ValueErrors
-        metrics.NORMALIZATION_FAILURES.labels("generic").inc()
-        raise _invalid_body(exc, prefix="") from exc
-    try:
-        if parsed.type == "deal.snapshot":
-            item: Any = generic_deal(parsed.data, received_at)
-        else:
-            item = generic_activity(parsed.data)
-    except ValueError as exc:
-        metrics.NORMALIZATION_FAILURES.labels("generic").inc()
-        raise _invalid_body(exc, prefix="data") from exc
-    headers = {h: request.headers[h] for h in KEPT_HEADERS if h in request.headers}
-    async with runtime.sessions.begin() as session:
-        delivery = await record_delivery(session, "generic", delivery_id, headers, body)
-        if delivery is None:
-            metrics.DELIVERIES.labels("generic", "duplicate").inc()
-            return JSONResponse({"outcome": "duplicate", "delivery_id": delivery_id}, 200)
-        if parsed.type == "deal.snapshot":
-            result = await store_deal(session, delivery, item)
-        else:
-            result = await store_activity(session, delivery, item)
-    metrics.DELIVERIES.labels("generic", result.outcome).inc()
-    return JSONResponse(
-        {
-            "outcome": result.outcome,
-            "delivery_id": delivery_id,
-            "deal": result.deal,
-            "revision": result.revision,
-        },
-        202,
-    )
 
 
 def _invalid_body(exc: Exception, prefix: str) -> Problem:
@@ -121,21 +141,6 @@ def _invalid_body(exc: Exception, prefix: str) -> Problem:
     if isinstance(exc, ValidationError):
         return invalid(validation_errors(exc, prefix=prefix))
     return invalid([{"field": "body", "message": f"not valid JSON: {exc}"}])
-
-
-async def _read(request: Request) -> tuple[IngestSettings, bytes]:
-    """The settings and the raw body, refusing an oversized body with 413 before reading it all."""
-    settings = runtime_of(request).settings
-    assert isinstance(settings, IngestSettings)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > settings.max_body_bytes:
-        raise Problem(413, f"body exceeds {settings.max_body_bytes} bytes")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > settings.max_body_bytes:
-            raise Problem(413, f"body exceeds {settings.max_body_bytes} bytes")
-    return settings, body
 
 
 def _json(source: str, body: bytes) -> Any:
@@ -152,28 +157,92 @@ def _unreadable(source: str, exc: FieldError) -> Problem:
     return _invalid_body(exc, prefix="")
 
 
+def _kept(request: Request, names: tuple[str, ...]) -> dict[str, str]:
+    return {h: request.headers[h] for h in names if h in request.headers}
+
+
 def _body_digest(body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
-HUBSPOT_HEADERS = (hubspot.SIGNATURE_HEADER, hubspot.TIMESTAMP_HEADER, "content-type", "user-agent")
+def _answer(delivery_id: str, result: StoreResult | None, response: Response) -> DeliveryAnswer:
+    if result is None:
+        response.status_code = 200
+        return DeliveryAnswer(outcome="duplicate", delivery_id=delivery_id)
+    return DeliveryAnswer(
+        outcome=result.outcome, delivery_id=delivery_id, deal=result.deal, revision=result.revision
+    )
 
 
-@router.post("/webhooks/hubspot", status_code=200)
-async def hubspot_webhook(request: Request) -> JSONResponse:
+def _generic_content(body: bytes, received_at: datetime) -> DealSnapshot | ActivityRecord:
+    try:
+        parsed = GenericDelivery.model_validate(json.loads(body))
+    except ValueError as exc:  # JSONDecodeError and ValidationError are ValueErrors
+        metrics.NORMALIZATION_FAILURES.labels("generic").inc()
+        raise _invalid_body(exc, prefix="") from exc
+    try:
+        if parsed.type == "deal.snapshot":
+            return generic_deal(parsed.data, received_at)
+        return generic_activity(parsed.data)
+    except ValueError as exc:
+        metrics.NORMALIZATION_FAILURES.labels("generic").inc()
+        raise _invalid_body(exc, prefix="data") from exc
+
+
+@router.post(
+    "/webhooks/generic",
+    status_code=202,
+    openapi_extra=GENERIC_BODY,
+    response_model=DeliveryAnswer,
+    response_model_exclude_unset=True,
+    responses={
+        **REDELIVERED,
+        **problem_responses(401, 413, 422),
+    },
+)
+async def generic_webhook(
+    request: Request, response: Response, settings: Settings, uow: UoW
+) -> DeliveryAnswer:
+    """Accept one signed delivery: `{"type": "deal.snapshot" | "activity", "data": {...}}`.
+
+    401 for a bad/missing signature or a stale timestamp (nothing stored); 422 naming the
+    field for a malformed body (nothing stored); 200 for a redelivered webhook-id
+    (nothing changes); 202 once stored.
+
+    Roles: none; the sender signs with a Standard Webhooks secret.
+    """
+    body = await _read(request, settings)
+    try:
+        delivery_id = verify(settings.generic_webhook_secrets, request.headers, body)
+    except WebhookRefused as exc:
+        raise _refuse("generic", exc) from exc
+    item = _generic_content(body, datetime.now(UTC))
+    apply = applying_deal(item) if isinstance(item, DealSnapshot) else applying_activity(item)
+    result = await receive_delivery(uow, "generic", delivery_id, _kept(request, KEPT_HEADERS), body, apply)
+    return _answer(delivery_id, result, response)
+
+
+@router.post(
+    "/webhooks/hubspot",
+    status_code=200,
+    response_model=BatchAnswer,
+    responses=problem_responses(401, 413, 422),
+)
+async def hubspot_webhook(request: Request, settings: Settings, uow: UoW) -> BatchAnswer:
     """A HubSpot webhook batch (JSON array of up to 100 `deal.*` events), signature v3.
 
     Each new event (dedupe key: subscriptionId, eventId, objectId, occurredAt) is merged into
     its deal; every deal that changed gets one new revision. 200 once stored, also for a
     batch whose events were all seen before; 401 bad signature or stale timestamp; 422.
+
+    Roles: none; HubSpot signs with the app's client secret (signature v3).
     """
-    settings, body = await _read(request)
-    uri = settings.hubspot_public_url or str(request.url)
+    body = await _read(request, settings)
     try:
         hubspot.verify_v3(
             settings.hubspot_client_secrets,
             request.method,
-            uri,
+            settings.hubspot_public_url or str(request.url),
             body,
             request.headers,
             int(datetime.now(UTC).timestamp() * 1000),
@@ -185,15 +254,12 @@ async def hubspot_webhook(request: Request) -> JSONResponse:
         events = hubspot.parse_batch(_json("hubspot", body), mapping)
     except FieldError as exc:
         raise _unreadable("hubspot", exc) from exc
-    headers = {h: request.headers[h] for h in HUBSPOT_HEADERS if h in request.headers}
-    async with runtime_of(request).sessions.begin() as session:
-        delivery = await record_delivery(session, "hubspot", _body_digest(body), headers, body)
-        if delivery is None:
-            metrics.DELIVERIES.labels("hubspot", "duplicate").inc()
-            return JSONResponse({"outcome": "duplicate", "events": {"duplicate": len(events)}, "deals": []})
-        result = await apply_hubspot_batch(session, delivery, events, mapping)
-    metrics.DELIVERIES.labels("hubspot", result.outcome).inc()
-    return JSONResponse(result.to_json())
+    headers = _kept(request, HUBSPOT_HEADERS)
+    apply = applying_hubspot_batch(events, mapping)
+    result = await receive_delivery(uow, "hubspot", _body_digest(body), headers, body, apply)
+    if result is None:
+        return BatchAnswer(outcome="duplicate", events={"duplicate": len(events)}, deals=[])
+    return BatchAnswer.model_validate(result.to_json())
 
 
 def _hubspot_mapping(settings: IngestSettings) -> hubspot.HubSpotMapping:
@@ -205,17 +271,24 @@ def _hubspot_mapping(settings: IngestSettings) -> hubspot.HubSpotMapping:
     )
 
 
-PIPEDRIVE_HEADERS = ("content-type", "user-agent", "x-pipedrive-webhook-id")
-
-
-@router.post("/webhooks/pipedrive", status_code=200)
-async def pipedrive_webhook(request: Request) -> JSONResponse:
+@router.post(
+    "/webhooks/pipedrive",
+    status_code=200,
+    response_model=DeliveryAnswer,
+    response_model_exclude_unset=True,
+    responses=problem_responses(401, 413, 422),
+)
+async def pipedrive_webhook(
+    request: Request, response: Response, settings: Settings, uow: UoW
+) -> DeliveryAnswer:
     """A Pipedrive webhook v2 (`meta`, `data`, `previous`) for a deal or an activity; basic auth.
 
     Deduped on `meta.id`. 200 once stored (or for a redelivery, or an entity that is not
     read); 401 wrong or missing credentials; 422 naming the field.
+
+    Roles: none; Pipedrive sends the HTTP basic auth credentials of the webhook.
     """
-    settings, body = await _read(request)
+    body = await _read(request, settings)
     try:
         user = pipedrive.check_basic_auth(settings.pipedrive_basic_auth, request.headers.get("authorization"))
     except WebhookRefused as exc:
@@ -224,123 +297,84 @@ async def pipedrive_webhook(request: Request) -> JSONResponse:
         translated = pipedrive.translate(_json("pipedrive", body), datetime.now(UTC))
     except FieldError as exc:
         raise _unreadable("pipedrive", exc) from exc
-    headers = {h: request.headers[h] for h in PIPEDRIVE_HEADERS if h in request.headers}
-    headers["basic-auth-user"] = user
-    async with runtime_of(request).sessions.begin() as session:
-        delivery = await record_delivery(session, "pipedrive", translated.meta.id, headers, body)
-        if delivery is None:
-            metrics.DELIVERIES.labels("pipedrive", "duplicate").inc()
-            return JSONResponse({"outcome": "duplicate", "delivery_id": translated.meta.id})
-        if translated.deal is not None:
-            result = await store_deal(session, delivery, translated.deal)
-        elif translated.activity is not None:
-            result = await store_activity(session, delivery, translated.activity)
-        else:
-            await set_outcome(session, delivery, "ignored", translated.ignored)
-            metrics.DELIVERIES.labels("pipedrive", "ignored").inc()
-            return JSONResponse(
-                {"outcome": "ignored", "delivery_id": translated.meta.id, "detail": translated.ignored}
-            )
-    metrics.DELIVERIES.labels("pipedrive", result.outcome).inc()
-    return JSONResponse(
-        {
-            "outcome": result.outcome,
-            "delivery_id": translated.meta.id,
-            "deal": result.deal,
-            "revision": result.revision,
-        }
-    )
+    headers = {**_kept(request, PIPEDRIVE_HEADERS), "basic-auth-user": user}
+    if translated.deal is not None:
+        apply = applying_deal(translated.deal)
+    elif translated.activity is not None:
+        apply = applying_activity(translated.activity)
+    else:
+        apply = ignoring(translated.ignored)
+    delivery_id = translated.meta.id
+    result = await receive_delivery(uow, "pipedrive", delivery_id, headers, body, apply)
+    if result is not None and result.outcome == "ignored":
+        return DeliveryAnswer(outcome="ignored", delivery_id=delivery_id, detail=result.detail)
+    return _answer(delivery_id, result, response)
 
 
-@router.post("/webhooks/salesforce", status_code=202)
-async def salesforce_webhook(request: Request) -> JSONResponse:
+@router.post(
+    "/webhooks/salesforce",
+    status_code=202,
+    response_model=DeliveryAnswer,
+    response_model_exclude_unset=True,
+    responses={
+        **REDELIVERED,
+        **problem_responses(401, 413, 422),
+    },
+)
+async def salesforce_webhook(
+    request: Request, response: Response, settings: Settings, uow: UoW
+) -> DeliveryAnswer:
     """A Flow/Apex callout: `{"opportunity": {...}, "lineItems": [...], "splits": [...]}` with the
     sObjects' API field names, signed like the generic door (Standard Webhooks).
+
+    Roles: none; the callout signs with a Standard Webhooks secret.
     """
-    settings, body = await _read(request)
+    body = await _read(request, settings)
     try:
         delivery_id = verify(settings.salesforce_webhook_secrets, request.headers, body)
     except WebhookRefused as exc:
         raise _refuse("salesforce", exc) from exc
     payload = _json("salesforce", body)
     try:
-        if not isinstance(payload, dict):
-            raise FieldError("body", "must be a JSON object with opportunity, lineItems, splits")
-        unknown = set(payload) - {"opportunity", "lineItems", "splits"}
-        if unknown:
-            raise FieldError(sorted(unknown)[0], "is not a field of the Salesforce callout")
-        snapshot = salesforce.opportunity_snapshot(
-            payload.get("opportunity"),
-            payload.get("lineItems"),
-            payload.get("splits"),
-            default_currency=settings.salesforce_default_currency,
-            received_at=datetime.now(UTC),
+        snapshot = salesforce.read_callout(
+            payload, default_currency=settings.salesforce_default_currency, received_at=datetime.now(UTC)
         )
     except FieldError as exc:
         raise _unreadable("salesforce", exc) from exc
-    headers = {h: request.headers[h] for h in KEPT_HEADERS if h in request.headers}
-    async with runtime_of(request).sessions.begin() as session:
-        delivery = await record_delivery(session, "salesforce", delivery_id, headers, body)
-        if delivery is None:
-            metrics.DELIVERIES.labels("salesforce", "duplicate").inc()
-            return JSONResponse({"outcome": "duplicate", "delivery_id": delivery_id}, 200)
-        result = await store_deal(session, delivery, snapshot)
-    metrics.DELIVERIES.labels("salesforce", result.outcome).inc()
-    return JSONResponse(
-        {
-            "outcome": result.outcome,
-            "delivery_id": delivery_id,
-            "deal": result.deal,
-            "revision": result.revision,
-        },
-        202,
-    )
+    headers = _kept(request, KEPT_HEADERS)
+    result = await receive_delivery(uow, "salesforce", delivery_id, headers, body, applying_deal(snapshot))
+    return _answer(delivery_id, result, response)
 
 
-SOAP_HEADERS = ("content-type", "soapaction", "user-agent")
-
-
-@router.post("/webhooks/salesforce/outbound", status_code=200, response_class=Response)
-async def salesforce_outbound(request: Request) -> Response:
+@router.post(
+    "/webhooks/salesforce/outbound",
+    status_code=200,
+    response_class=SoapResponse,
+    response_model=SoapAck,
+    responses=problem_responses(401, 413, 422),
+)
+async def salesforce_outbound(request: Request, settings: Settings, uow: UoW) -> Response:
     """Salesforce Outbound Messages (SOAP) of Opportunities from an allowed organization id.
 
     Answered with the SOAP acknowledgement (also for a redelivery); 401 for an org id not on
     the allow-list; 422 for a body that is not an Outbound Message.
+
+    Roles: none; the organization id must be on PROVISIO_SALESFORCE_ORG_IDS.
     """
-    settings, body = await _read(request)
+    body = await _read(request, settings)
     try:
         message = salesforce.parse_outbound(body)
     except FieldError as exc:
         raise _unreadable("salesforce", exc) from exc
     if not salesforce.org_allowed(settings.salesforce_org_ids, message.organization_id):
         raise _refuse("salesforce", WebhookRefused("unknown_org", "organization id is not on the allow-list"))
-    received_at = datetime.now(UTC)
-    notifications = []
-    for i, notification in enumerate(message.notifications):
-        if notification.object_type != "Opportunity":
-            continue
-        try:
-            snapshot = salesforce.opportunity_snapshot(
-                notification.fields,
-                None,
-                None,
-                default_currency=settings.salesforce_default_currency,
-                received_at=received_at,
-                at=f"notifications.Notification[{i}].sObject",
-            )
-        except FieldError as exc:
-            raise _unreadable("salesforce", exc) from exc
-        notifications.append((f"outbound:{notification.id}", snapshot))
-    headers = {h: request.headers[h] for h in SOAP_HEADERS if h in request.headers}
-    headers["organization-id"] = message.organization_id
-    async with runtime_of(request).sessions.begin() as session:
-        delivery = await record_delivery(session, "salesforce", _body_digest(body), headers, body)
-        if delivery is None:
-            outcome = "duplicate"
-        else:
-            result: BatchResult = await apply_deal_notifications(
-                session, "salesforce", delivery, notifications
-            )
-            outcome = result.outcome
-    metrics.DELIVERIES.labels("salesforce", outcome).inc()
-    return Response(salesforce.ACK, 200, media_type="text/xml; charset=utf-8")
+    try:
+        notifications = salesforce.outbound_snapshots(
+            message, default_currency=settings.salesforce_default_currency, received_at=datetime.now(UTC)
+        )
+    except FieldError as exc:
+        raise _unreadable("salesforce", exc) from exc
+    headers = {**_kept(request, SOAP_HEADERS), "organization-id": message.organization_id}
+    apply = applying_notifications("salesforce", notifications)
+    await receive_delivery(uow, "salesforce", _body_digest(body), headers, body, apply)
+    return SoapResponse(salesforce.ACK, 200)

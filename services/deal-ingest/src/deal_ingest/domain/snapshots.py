@@ -1,12 +1,15 @@
 """Deal snapshots and revisions: the pure rules of deal-ingest.
 
-A CRM change becomes a new revision only if it is not older than what is stored and
-actually changes the deal; an older change (an out-of-order delivery) is kept in the raw
-log but never moves the deal backwards.
+Every distinct snapshot a CRM sends is kept and published, late ones too: a deal's
+history is ordered by `changed_at` (`provisio_common.events.revision_order`), not by
+arrival, so any arrival order gives the same history. `revision` numbers arrivals. A
+snapshot is redundant (`unchanged`) when it is already kept, or when it says the same as
+the snapshot before it in that history. The current snapshot is the last in history.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -14,13 +17,15 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from deal_ingest.domain.common import FieldError
-from provisio_common.events import ActivityRecord, DealSnapshot
+from provisio_common.events import ActivityRecord, DealSnapshot, canonical_content, revision_order
 
 RESERVED_SOURCES = {"hubspot", "pipedrive", "salesforce"}
 
 
 @dataclass(frozen=True)
 class Stored:
+    """One kept revision of a deal."""
+
     revision: int
     changed_at: datetime
     document: dict[str, Any]
@@ -28,23 +33,31 @@ class Stored:
 
 @dataclass(frozen=True)
 class Decision:
-    outcome: Literal["new_revision", "unchanged", "older_than_stored"]
+    """What storing a snapshot does: its revision (arrival number) and whether it becomes
+    the deal's current snapshot (the last in history)."""
+
+    outcome: Literal["new_revision", "unchanged"]
     revision: int
+    current: bool = False
 
 
-def _content(document: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in document.items() if k not in ("revision", "changed_at")}
-
-
-def decide(stored: Stored | None, incoming: DealSnapshot) -> Decision:
-    """What storing `incoming` (whose revision is not yet assigned) does."""
-    if stored is None:
-        return Decision("new_revision", 1)
-    if incoming.changed_at < stored.changed_at:
-        return Decision("older_than_stored", stored.revision)
-    if _content(incoming.to_data()) == _content(stored.document):
-        return Decision("unchanged", stored.revision)
-    return Decision("new_revision", stored.revision + 1)
+def decide(history: Sequence[Stored], incoming: DealSnapshot) -> Decision:
+    """What storing `incoming` (whose revision is not yet assigned) does, given every
+    revision kept of its deal (any order)."""
+    if not history:
+        return Decision("new_revision", 1, current=True)
+    document = incoming.to_data()
+    place = revision_order(document)
+    timeline = sorted(history, key=lambda r: revision_order(r.document))
+    before = [r for r in timeline if revision_order(r.document) <= place]
+    last_arrival = max(r.revision for r in history)
+    if before and (
+        revision_order(before[-1].document) == place
+        or canonical_content(before[-1].document) == canonical_content(document)
+    ):
+        return Decision("unchanged", before[-1].revision)
+    is_last = place > revision_order(timeline[-1].document)
+    return Decision("new_revision", last_arrival + 1, current=is_last)
 
 
 def generic_deal(data: Any, received_at: datetime) -> DealSnapshot:

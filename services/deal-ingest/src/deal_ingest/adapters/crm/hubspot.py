@@ -1,10 +1,5 @@
-"""HubSpot: signature v3, the webhook event batch, and merging property changes into a deal.
-
-HubSpot sends only what changed, in batches of up to 100 events, in no guaranteed order
-and sometimes twice. deal-ingest keeps, per deal, the last value of every property with
-the moment it changed in HubSpot (`occurredAt`); a change older than the one held for that
-property is not applied, so the merged deal never moves backwards whatever the order.
-"""
+"""HubSpot: signature v3, the webhook event batch, and reading a merged deal state into a
+whole snapshot (the merge rule itself is `domain/hubspot_changes.py`)."""
 
 from __future__ import annotations
 
@@ -20,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from deal_ingest.domain.common import FieldError, amount_of, day_of, text_of
+from deal_ingest.domain.hubspot_changes import DealState, HubSpotEvent
 from provisio_common.events import DealSnapshot
 from provisio_common.money import is_currency_code
 from provisio_common.webhooks import WebhookRefused
@@ -152,29 +148,6 @@ class HubSpotMapping:
         return text
 
 
-@dataclass(frozen=True)
-class HubSpotEvent:
-    subscription_type: str
-    subscription_id: str
-    event_id: str
-    object_id: str
-    occurred_at: int
-    property_name: str | None = None
-    property_value: Any = None
-
-    @property
-    def key(self) -> str:
-        """HubSpot's own dedupe key: eventId alone is not unique."""
-        return f"{self.subscription_id}:{self.event_id}:{self.object_id}:{self.occurred_at}"
-
-    @property
-    def is_deal_event(self) -> bool:
-        return self.subscription_type.startswith("deal.")
-
-
-DEAL_EVENTS = ("deal.creation", "deal.propertyChange", "deal.deletion", "deal.restore")
-
-
 def parse_batch(payload: Any, mapping: HubSpotMapping) -> list[HubSpotEvent]:
     """Read HubSpot's JSON array of events; FieldError names the first bad field (`[3].occurredAt`)."""
     if not isinstance(payload, list):
@@ -216,37 +189,6 @@ def parse_batch(payload: Any, mapping: HubSpotMapping) -> list[HubSpotEvent]:
             )
         )
     return events
-
-
-# The merged state of one deal: HubSpot property -> {"v": value, "at": occurredAt, "e": eventId},
-# plus "@created" and "@deleted" entries for the lifecycle events.
-DealState = dict[str, dict[str, Any]]
-
-
-def _newer(held: dict[str, Any] | None, event: HubSpotEvent) -> bool:
-    return held is None or (event.occurred_at, event.event_id) > (int(held["at"]), str(held["e"]))
-
-
-def merge(state: DealState, event: HubSpotEvent) -> bool:
-    """Apply one deal event to the state in place; False if it is older than what is held."""
-    stamp = {"at": event.occurred_at, "e": event.event_id}
-    if event.subscription_type == "deal.creation":
-        held = state.get("@created")
-        if held is not None and int(held["at"]) <= event.occurred_at:
-            return False
-        state["@created"] = stamp
-        return True
-    if event.subscription_type in ("deal.deletion", "deal.restore"):
-        if not _newer(state.get("@deleted"), event):
-            return False
-        state["@deleted"] = {**stamp, "v": event.subscription_type == "deal.deletion"}
-        return True
-    if event.subscription_type == "deal.propertyChange" and event.property_name:
-        if not _newer(state.get(event.property_name), event):
-            return False
-        state[event.property_name] = {**stamp, "v": event.property_value}
-        return True
-    return False
 
 
 @dataclass(frozen=True)

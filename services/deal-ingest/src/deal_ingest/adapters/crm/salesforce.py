@@ -117,6 +117,22 @@ def opportunity_snapshot(
         raise FieldError(f"{at}.{name}", str(first["msg"])) from exc
 
 
+def read_callout(payload: Any, *, default_currency: str, received_at: datetime) -> DealSnapshot:
+    """The snapshot of a Flow/Apex callout `{"opportunity", "lineItems", "splits"}`; FieldError."""
+    if not isinstance(payload, dict):
+        raise FieldError("body", "must be a JSON object with opportunity, lineItems, splits")
+    unknown = set(payload) - {"opportunity", "lineItems", "splits"}
+    if unknown:
+        raise FieldError(sorted(unknown)[0], "is not a field of the Salesforce callout")
+    return opportunity_snapshot(
+        payload.get("opportunity"),
+        payload.get("lineItems"),
+        payload.get("splits"),
+        default_currency=default_currency,
+        received_at=received_at,
+    )
+
+
 def _date(value: Any, field: str) -> str | None:
     return day_of(value, field).isoformat() if value not in (None, "") else None
 
@@ -214,3 +230,24 @@ def parse_outbound(body: bytes) -> OutboundMessage:
         items.append(Notification(notification_id, object_type, fields))
     action = notifications.findtext(f"{{{OUTBOUND_NS}}}ActionId")
     return OutboundMessage(org, action.strip() if action else None, items)
+
+
+def outbound_snapshots(
+    message: OutboundMessage, *, default_currency: str, received_at: datetime
+) -> list[tuple[str, DealSnapshot]]:
+    """Each Opportunity notification's event key (`outbound:<Notification Id>`) and snapshot;
+    notifications of other sObjects are left out. FieldError names the bad field."""
+    snapshots = []
+    for i, notification in enumerate(message.notifications):
+        if notification.object_type != "Opportunity":
+            continue
+        snapshot = opportunity_snapshot(
+            notification.fields,
+            None,
+            None,
+            default_currency=default_currency,
+            received_at=received_at,
+            at=f"notifications.Notification[{i}].sObject",
+        )
+        snapshots.append((f"outbound:{notification.id}", snapshot))
+    return snapshots
