@@ -1,4 +1,4 @@
-"""The composition root of calc-engine."""
+"""The composition root of calc-engine: tables, repositories, consumers, routers."""
 
 from __future__ import annotations
 
@@ -6,47 +6,23 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from calc_engine.adapters.tables import inbox, outbox
+from calc_engine.adapters.repositories import sql_repositories
+from calc_engine.adapters.tables import shared
 from calc_engine.api import deals, ledger
-from calc_engine.consumers.handlers import (
-    on_activity,
-    on_deal,
-    on_fx_rate,
-    on_payee,
-    on_plan,
-    on_quota,
-    reconcile_pending,
-)
+from calc_engine.consumers.spec import consumers
 from calc_engine.settings import CalcSettings
-from provisio_common.service import ConsumerSpec, ServiceRuntime, create_app
-from provisio_common.topics import ACTIVITIES, DEALS, FXRATES, PAYEES, PLANS, QUOTAS
+from provisio_common.service import ServiceRuntime, create_app
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "alembic"
-
-
-def consumers() -> list[ConsumerSpec]:
-    # One group, one loop: events are applied one at a time in this process; replicas
-    # serialize per plan in the database.
-    return [
-        ConsumerSpec(
-            name="calc-engine",
-            handlers={
-                PLANS.name: on_plan,
-                PAYEES.name: on_payee,
-                QUOTAS.name: on_quota,
-                FXRATES.name: on_fx_rate,
-                DEALS.name: on_deal,
-                ACTIVITIES.name: on_activity,
-            },
-            finisher=reconcile_pending,
-        )
-    ]
 
 
 def build_app(settings: CalcSettings | None = None) -> FastAPI:
     def runtime() -> ServiceRuntime:
         return ServiceRuntime(
-            settings=settings or CalcSettings(), outbox=outbox, inbox=inbox, consumers=consumers()
+            settings=settings or CalcSettings(),
+            tables=shared,
+            repositories=sql_repositories,
+            consumers=consumers(),
         )
 
     return create_app(

@@ -7,29 +7,34 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 
-from calc_engine.adapters.tables import inbox, ledger
+from calc_engine.adapters.repositories import CalcRepositories, sql_repositories
+from calc_engine.adapters.tables import shared
 from calc_engine.bootstrap import MIGRATIONS
-from calc_engine.consumers.handlers import on_deal, on_payee, on_plan, on_quota, reconcile_pending
-from calc_engine.service_layer.reconcile import reconcile_all
+from calc_engine.service_layer.handlers import on_deal, on_payee, on_plan, on_quota, reconcile_pending
+from calc_engine.service_layer.reconcile import recompute
 from provisio_calc import Deal, Payee, Quota, calculate, load_plan
 from provisio_common.db import create_engine, session_factory
+from provisio_common.embedded import EmbeddedPostgres
 from provisio_common.events import (
     DealSnapshot,
     Envelope,
     PayeeRecord,
+    PlanAssignment,
     PlanVersion,
     QuotaRecord,
-    envelope,
+    Schema,
 )
 from provisio_common.migrations import upgrade
+from provisio_common.routes import outgoing, schema_of
 from provisio_common.settings import ProvisioSettings
+from provisio_common.uow import InboxMark, SqlUnitOfWork
 
 YEAR = datetime.now(UTC).year
 PLAN = f"""
@@ -52,7 +57,17 @@ components:
     rate: "0.01"
 clawback: {{window_days: 90}}
 """
-HANDLERS = {"plan.version": on_plan, "payee": on_payee, "quota": on_quota, "deal.snapshot": on_deal}
+Handler = Callable[[Any, Any], Awaitable[None]]
+HANDLERS: dict[type[Schema], Handler] = {
+    PlanVersion: on_plan,
+    PayeeRecord: on_payee,
+    QuotaRecord: on_quota,
+    DealSnapshot: on_deal,
+}
+
+
+def envelope(record: Schema) -> Envelope:
+    return outgoing(record, "t").envelope
 
 
 def events() -> list[Envelope]:
@@ -60,36 +75,26 @@ def events() -> list[Envelope]:
     plan = load_plan(PLAN)
     out = [
         envelope(
-            "plan.version",
-            "t",
-            "tiered",
-            PlanVersion(plan_id="tiered", version=1, document=plan.document(), created_at=datetime.now(UTC)),
+            PlanVersion(plan_id="tiered", version=1, document=plan.document(), created_at=datetime.now(UTC))
         )
     ]
     people = [("boss", None, ["manager"]), ("ann", "boss", ["rep"]), ("bob", "boss", ["rep"])]
     for pid, manager, roles in people:
         out.append(
             envelope(
-                "payee",
-                "t",
-                pid,
                 PayeeRecord(
                     id=pid,
                     name=pid,
                     manager=manager,
                     roles=roles,
                     crm_ids=[f"generic:{pid}"],
-                    assignments=[{"plan": "tiered"}],
-                ),
-            )
-        )  # type: ignore[list-item]
-    for pid in ("ann", "bob"):
-        for q in (1, 2):
-            out.append(
-                envelope(
-                    "quota", "t", pid, QuotaRecord(payee=pid, period=f"{YEAR}-Q{q}", amount=Decimal("20000"))
+                    assignments=[PlanAssignment(plan="tiered")],
                 )
             )
+        )
+    for pid in ("ann", "bob"):
+        for q in (1, 2):
+            out.append(envelope(QuotaRecord(payee=pid, period=f"{YEAR}-Q{q}", amount=Decimal("20000"))))
     for n in range(24):
         close = date(YEAR, 1, 1) + timedelta(days=rng.randint(0, 170))
         base = {
@@ -102,21 +107,14 @@ def events() -> list[Envelope]:
             "owner": f"generic:{rng.choice(['ann', 'bob'])}",
             "changed_at": f"{close.isoformat()}T12:00:00Z",
         }
-        out.append(
-            envelope(
-                "deal.snapshot", "t", f"generic:D{n}", DealSnapshot.model_validate({**base, "revision": 1})
-            )
-        )
+        out.append(envelope(DealSnapshot.model_validate({**base, "revision": 1})))
         if n % 5 == 0:  # a cancellation 10 days later (inside the clawback window)
             later = (close + timedelta(days=10)).isoformat()
             out.append(
                 envelope(
-                    "deal.snapshot",
-                    "t",
-                    f"generic:D{n}",
                     DealSnapshot.model_validate(
                         {**base, "revision": 2, "status": "cancelled", "changed_at": f"{later}T12:00:00Z"}
-                    ),
+                    )
                 )
             )
     return out
@@ -125,49 +123,49 @@ def events() -> list[Envelope]:
 async def apply_all(
     settings: ProvisioSettings, database: str, ordered: list[Envelope], seed: int
 ) -> dict[tuple[str, str, str], Decimal]:
-    """Apply events as the consumer does: in transactions of random batch sizes, each with
-    its inbox rows, handlers and one finisher run."""
+    """Apply events as the consumer does: in units of work of random batch sizes, each
+    with its inbox rows, handlers and one finisher run."""
     await asyncio.to_thread(upgrade, MIGRATIONS, settings.dsn(database))
     engine = create_engine(settings.dsn(database))
     sessions = session_factory(engine)
+
+    def uow() -> SqlUnitOfWork[CalcRepositories]:
+        return SqlUnitOfWork(
+            sessions=sessions, tables=shared, source="calc-engine", repositories=sql_repositories
+        )
+
     rng = random.Random(seed)
     try:
         position = 0
         while position < len(ordered):
             size = rng.choice([1, 1, 2, 5, 9])
             chunk, position = ordered[position : position + size], position + size
-            async with sessions.begin() as session:
+            async with uow() as work:
                 applied = []
                 for env in chunk:
-                    recorded = await session.execute(
-                        insert(inbox)
-                        .values(consumer="t", event_id=env.id, topic="t", partition=0, offset=0)
-                        .on_conflict_do_nothing()
-                        .returning(inbox.c.event_id)
-                    )
-                    if recorded.first() is None:
+                    if not await work.record_inbox(InboxMark("t", env.id, "t", 0, 0)):
                         continue  # the inbox makes a repeated event a no-op
-                    await HANDLERS[env.type](session, env)
+                    schema = schema_of(env.type)
+                    assert schema is not None
+                    await HANDLERS[schema](work, schema.model_validate(env.data))
                     applied.append(env)
                 if applied:
-                    await reconcile_pending(session, applied)
-        async with sessions.begin() as session:
-            assert await reconcile_all(session, cause_event="recompute") == 0
-            rows = (
-                await session.execute(
-                    sa.select(
-                        ledger.c.payee, ledger.c.component, ledger.c.period, sa.func.sum(ledger.c.amount)
-                    ).group_by(ledger.c.payee, ledger.c.component, ledger.c.period)
-                )
-            ).all()
-        return {(r[0], r[1], r[2]): Decimal(r[3]) for r in rows}
+                    await reconcile_pending(work, applied)
+                await work.commit()
+        assert await recompute(uow()) == 0
+        async with uow() as work:
+            entries = await work.repos.ledger.entries(limit=100_000)
+        sums: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+        for entry in entries:
+            sums[(entry.payee, entry.component, entry.period)] += entry.amount
+        return dict(sums)
     finally:
         await engine.dispose()
 
 
 @pytest.mark.parametrize("seed", [1, 2])
 async def test_any_order_with_duplicates_gives_the_pure_engines_numbers(
-    fresh_db, embedded_pg, seed: int
+    fresh_db: Callable[[str], Awaitable[str]], embedded_pg: EmbeddedPostgres, seed: int
 ) -> None:
     settings = ProvisioSettings(pg_port=embedded_pg.port)
     all_events = events()

@@ -1,16 +1,15 @@
-"""calc-engine tables: replicas of plans/payees/quotas, deal revisions, the ledger."""
+"""calc-engine tables: replicas of plans/payees/quotas/fx rates, deal revisions, activities,
+the append-only ledger, the current calculation exceptions, and the shared tables."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from provisio_common.tables import audit_table, inbox_table, outbox_table
+from provisio_common.tables import shared_tables
 
 metadata = sa.MetaData()
-outbox = outbox_table(metadata)
-inbox = inbox_table(metadata)
-audit = audit_table(metadata)
+shared = shared_tables(metadata)
 
 plans = sa.Table(
     "plans",
@@ -101,5 +100,7 @@ calc_exceptions = sa.Table(
     sa.Column("payee", sa.Text, nullable=True),
     sa.Column("deal", sa.Text, nullable=True),
     sa.Column("detail", sa.Text, nullable=False),
+    # The measurement period of a deal-less exception (missing_quota): what a scoped run replaces.
+    sa.Column("period", sa.Text, nullable=True),
     sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from fastapi import APIRouter
+from pydantic import BaseModel
 
-import sqlalchemy as sa
-from fastapi import APIRouter, Depends
-
-from calc_engine.adapters.tables import deals
-from provisio_common.auth import Principal, require_roles
-from provisio_common.deps import Session
+from calc_engine.domain.model import HeldDeal
+from calc_engine.service_layer.queries import held_deals
+from provisio_common.deps import Ops, UoW
+from provisio_common.problems import problem_responses
 
 router = APIRouter(tags=["deals"])
-Reader = Annotated[Principal, Depends(require_roles("admin", "ops"))]
 
 
-@router.get("/deals")
-async def held_deals(session: Session, principal: Reader) -> list[dict[str, Any]]:
-    """Every deal with the revision and status calc-engine has applied."""
-    rows = (await session.execute(sa.select(deals).order_by(deals.c.deal))).all()
-    return [{"deal": r.deal, "revision": r.revision, "status": r.status} for r in rows]
+class HeldDealView(BaseModel):
+    """A deal (`source:external_id`) with the revision and status calc-engine applied."""
+
+    deal: str
+    revision: int
+    status: str
+
+    @classmethod
+    def of(cls, held: HeldDeal) -> HeldDealView:
+        return cls(deal=held.deal, revision=held.revision, status=held.status)
+
+
+@router.get("/deals", response_model=list[HeldDealView], responses=problem_responses(401, 403))
+async def list_held_deals(uow: UoW, principal: Ops) -> list[HeldDealView]:
+    """Every deal with the revision and status calc-engine has applied.
+
+    Roles: admin, ops.
+    """
+    return [HeldDealView.of(d) for d in await held_deals(uow)]

@@ -4,69 +4,112 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
-from calc_engine.adapters.tables import calc_exceptions, ledger
-from calc_engine.service_layer.reconcile import reconcile_all
-from provisio_common.auth import Principal, require_roles
-from provisio_common.deps import Admin, Session
-from provisio_common.ids import new_id
+from calc_engine.domain.ledger import LedgerEntry
+from calc_engine.domain.model import PlanException
+from calc_engine.service_layer.queries import current_exceptions, ledger_entries
+from calc_engine.service_layer.reconcile import recompute
+from provisio_common.deps import Admin, Ops, UoW
+from provisio_common.money import plain_decimal
+from provisio_common.problems import problem_responses
 
 router = APIRouter(tags=["ledger"])
-Reader = Annotated[Principal, Depends(require_roles("admin", "ops"))]
 
 
-@router.get("/ledger")
+class LedgerEntryView(BaseModel):
+    """One ledger entry: a delta E' - E for (payee, component, period, day, deal)."""
+
+    entry_id: str
+    payee: str
+    plan: str
+    plan_version: int
+    component: str
+    period: str
+    entry_date: str = Field(description="ISO date the entry is dated")
+    pay_period: str
+    amount: str = Field(description="decimal string, full precision")
+    currency: str
+    cash: bool
+    deal: str | None
+    cause_event: str = Field(description="id of the event (or `recompute:<id>`) that posted it")
+    explanation: dict[str, Any] = Field(
+        description="the line's arithmetic (value, quota, attainment, bands, rate, earned), "
+        "`plan_version`, and `deal_credit` for the entry's own deal"
+    )
+    posted_at: str = Field(description="ISO timestamp of the posting")
+
+    @classmethod
+    def of(cls, entry: LedgerEntry) -> LedgerEntryView:
+        return cls(
+            entry_id=entry.entry_id,
+            payee=entry.payee,
+            plan=entry.plan,
+            plan_version=entry.plan_version,
+            component=entry.component,
+            period=entry.period,
+            entry_date=entry.entry_date.isoformat(),
+            pay_period=entry.pay_period,
+            amount=plain_decimal(entry.amount),
+            currency=entry.currency,
+            cash=entry.cash,
+            deal=entry.deal,
+            cause_event=entry.cause_event,
+            explanation=entry.explanation,
+            posted_at=entry.posted_at.isoformat(),
+        )
+
+
+class CalcExceptionView(BaseModel):
+    """An input a plan could not use: missing_quota, missing_fx, bad_split, unknown_payee."""
+
+    plan: str
+    kind: str
+    payee: str | None
+    deal: str | None
+    detail: str
+
+    @classmethod
+    def of(cls, exc: PlanException) -> CalcExceptionView:
+        return cls(plan=exc.plan, kind=exc.kind, payee=exc.payee, deal=exc.deal, detail=exc.detail)
+
+
+class Recomputed(BaseModel):
+    """What a recompute posted: 0 on a consistent ledger."""
+
+    posted: int
+
+
+@router.get("/ledger", response_model=list[LedgerEntryView], responses=problem_responses(401, 403, 422))
 async def list_ledger(
-    session: Session,
-    principal: Reader,
+    uow: UoW,
+    principal: Ops,
     payee: str | None = None,
     deal: str | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-) -> list[dict[str, Any]]:
-    """Ledger entries, oldest first (append-only: corrections are further entries)."""
-    query = sa.select(ledger).order_by(ledger.c.seq).limit(limit)
-    if payee:
-        query = query.where(ledger.c.payee == payee)
-    if deal:
-        query = query.where(ledger.c.deal == deal)
-    return [
-        {
-            "entry_id": r.entry_id,
-            "payee": r.payee,
-            "plan": r.plan,
-            "plan_version": r.plan_version,
-            "component": r.component,
-            "period": r.period,
-            "entry_date": r.entry_date.isoformat(),
-            "pay_period": r.pay_period,
-            "amount": str(r.amount),
-            "currency": r.currency,
-            "cash": r.cash,
-            "deal": r.deal,
-            "cause_event": r.cause_event,
-            "explanation": r.explanation,
-            "posted_at": r.posted_at.isoformat(),
-        }
-        for r in (await session.execute(query)).all()
-    ]
+) -> list[LedgerEntryView]:
+    """Ledger entries, oldest first (append-only: corrections are further entries).
 
-
-@router.get("/exceptions")
-async def list_exceptions(session: Session, principal: Reader) -> list[dict[str, Any]]:
-    """Inputs the engine could not use (missing quota, missing fx, bad split, unknown payee)."""
-    rows = (await session.execute(sa.select(calc_exceptions).order_by(calc_exceptions.c.id))).all()
-    return [
-        {"plan": r.plan, "kind": r.kind, "payee": r.payee, "deal": r.deal, "detail": r.detail} for r in rows
-    ]
-
-
-@router.post("/recompute")
-async def recompute(session: Session, principal: Admin) -> dict[str, Any]:
-    """Recompute every plan from its current inputs and post any difference.
-
-    On a consistent ledger this posts nothing: `posted` is 0.
+    Roles: admin, ops.
     """
-    posted = await reconcile_all(session, cause_event=f"recompute:{new_id()}")
-    return {"posted": posted}
+    return [LedgerEntryView.of(e) for e in await ledger_entries(uow, payee=payee, deal=deal, limit=limit)]
+
+
+@router.get("/exceptions", response_model=list[CalcExceptionView], responses=problem_responses(401, 403))
+async def list_exceptions(uow: UoW, principal: Ops) -> list[CalcExceptionView]:
+    """Inputs the engine could not use (missing quota, missing fx, bad split, unknown payee).
+
+    Roles: admin, ops.
+    """
+    return [CalcExceptionView.of(e) for e in await current_exceptions(uow)]
+
+
+@router.post("/recompute", response_model=Recomputed, responses=problem_responses(401, 403, 409))
+async def post_recompute(uow: UoW, principal: Admin) -> Recomputed:
+    """Recompute every plan from its current inputs and post any difference (committed
+    before the answer). On a consistent ledger this posts nothing: `posted` is 0.
+
+    Roles: admin.
+    """
+    return Recomputed(posted=await recompute(uow))

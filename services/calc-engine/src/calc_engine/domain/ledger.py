@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from provisio_calc import Line
+from provisio_common.money import exact_sum
 
 
 @dataclass(frozen=True, order=True)
@@ -22,14 +24,39 @@ class PostingKey:
     deal: str | None
 
 
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One stored ledger entry: a delta E' - E with the line's explanation."""
+
+    entry_id: str
+    payee: str
+    plan: str
+    plan_version: int
+    component: str
+    period: str
+    entry_date: date
+    pay_period: str
+    amount: Decimal
+    currency: str
+    cash: bool
+    deal: str | None
+    cause_event: str
+    explanation: dict[str, Any]
+    posted_at: datetime
+
+    @property
+    def key(self) -> PostingKey:
+        return PostingKey(self.payee, self.component, self.period, self.entry_date, self.deal)
+
+
 def desired_postings(lines: Iterable[Line]) -> dict[PostingKey, Decimal]:
     """What the ledger should sum to, per key, according to the engine's dated entries."""
-    desired: dict[PostingKey, Decimal] = defaultdict(Decimal)
+    parts: dict[PostingKey, list[Decimal]] = defaultdict(list)
     for line in lines:
         for entry in line.entries:
             key = PostingKey(line.payee, line.component, line.period, entry.day, entry.deal)
-            desired[key] += entry.amount
-    return dict(desired)
+            parts[key].append(entry.amount)
+    return {key: exact_sum(amounts) for key, amounts in parts.items()}
 
 
 def deltas(
@@ -38,7 +65,7 @@ def deltas(
     """Every non-zero E' - E, in a stable order."""
     out = []
     for key in sorted(set(desired) | set(posted), key=_sort_key):
-        delta = desired.get(key, Decimal(0)) - posted.get(key, Decimal(0))
+        delta = exact_sum((desired.get(key, Decimal(0)), posted.get(key, Decimal(0)).copy_negate()))
         if delta != 0:
             out.append((key, delta))
     return out
@@ -46,3 +73,20 @@ def deltas(
 
 def _sort_key(key: PostingKey) -> tuple[str, str, str, date, str]:
     return (key.payee, key.component, key.period, key.day, key.deal or "")
+
+
+def entry_explanation(line: Line | None, deal: str | None, plan_version: int) -> dict[str, Any]:
+    """The line's arithmetic (value, quota, attainment, bands, rate, earned) for one entry.
+
+    The per-deal lists of the line are left out (they would make every entry as large as
+    its period); the entry keeps the credit of its own deal, and the line's other deals
+    are on their own entries.
+    """
+    if line is None:
+        return {"reason": "the line no longer earns", "plan_version": plan_version}
+    explanation = {k: v for k, v in line.explanation.items() if k not in ("credits", "entries")}
+    explanation["plan_version"] = plan_version
+    for credit in line.explanation.get("credits", []):
+        if deal is not None and credit.get("deal") == deal:
+            explanation["deal_credit"] = credit
+    return explanation

@@ -1,0 +1,22 @@
+"""dead_letters (GET /dlq, POST /dlq/{id}/replay)
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from alembic import op
+
+from provisio_common.tables import create_dead_letter_table
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_dead_letter_table(op)
+
+
+def downgrade() -> None:
+    op.drop_table("dead_letters")

@@ -1,0 +1,541 @@
+"""calc-engine's repositories: the ports (what the service layer may ask of its database)
+and their SQL implementations on the tables of `adapters.tables`.
+
+The statements are those the handlers ran before they moved behind these ports: the same
+upserts, the same row lock on a held deal, the same per-plan advisory lock.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calc_engine.adapters.tables import (
+    activities,
+    calc_exceptions,
+    deal_revisions,
+    deals,
+    fx_rates,
+    ledger,
+    payees,
+    plans,
+    quotas,
+)
+from calc_engine.domain.ledger import LedgerEntry, PostingKey
+from calc_engine.domain.model import HeldDeal, PlanException, RunScope, StoredPlan
+from provisio_calc import CalcException, FxRate, Quota
+
+# ---------------------------------------------------------------------------- ports
+
+
+class Plans(ABC):
+    """Replicated plan versions (`plans.v1`)."""
+
+    @abstractmethod
+    async def add(self, plan: StoredPlan) -> None:
+        """Keep a version; a version already held is left as it is."""
+
+    @abstractmethod
+    async def latest(self, plan_id: str) -> StoredPlan | None:
+        """The highest version of a plan, if any."""
+
+    @abstractmethod
+    async def ids(self) -> list[str]:
+        """Every plan with at least one version."""
+
+
+class Payees(ABC):
+    """Replicated payees (`payees.v1`), as their documents."""
+
+    @abstractmethod
+    async def put(self, payee_id: str, document: dict[str, Any]) -> None:
+        """Insert or replace a payee's document."""
+
+    @abstractmethod
+    async def documents(self) -> dict[str, dict[str, Any]]:
+        """Every payee's document, by payee id."""
+
+
+class Quotas(ABC):
+    """Replicated quotas (`quotas.v1`)."""
+
+    @abstractmethod
+    async def put(self, payee: str, period: str, amount: Decimal) -> None:
+        """Insert or replace a payee's quota for a period."""
+
+    @abstractmethod
+    async def remove(self, payee: str, period: str) -> None:
+        """Forget a payee's quota for a period (no-op if absent)."""
+
+    @abstractmethod
+    async def all(self) -> list[Quota]:
+        """Every quota held."""
+
+
+class FxRates(ABC):
+    """Replicated fx rates (`fxrates.v1`)."""
+
+    @abstractmethod
+    async def put(self, rate: FxRate) -> None:
+        """Insert or replace the rate of (day, from, to)."""
+
+    @abstractmethod
+    async def remove(self, day: date, from_currency: str, to_currency: str) -> None:
+        """Forget the rate of (day, from, to) (no-op if absent)."""
+
+    @abstractmethod
+    async def all(self) -> list[FxRate]:
+        """Every rate held."""
+
+
+class Deals(ABC):
+    """The revision held per deal, and every revision received (with its close day)."""
+
+    @abstractmethod
+    async def held_revision(self, deal: str) -> int | None:
+        """The revision held for a deal, locking it until the transaction ends."""
+
+    @abstractmethod
+    async def hold(self, deal: str, revision: int, status: str) -> None:
+        """Make `revision` (with its status) the one held for the deal."""
+
+    @abstractmethod
+    async def add_revision(
+        self, deal: str, revision: int, document: dict[str, Any], close_day: date | None
+    ) -> None:
+        """Keep one revision's snapshot; a revision already kept is left as it is."""
+
+    @abstractmethod
+    async def revision(self, deal: str, revision: int) -> dict[str, Any] | None:
+        """The snapshot of one revision of a deal, if kept."""
+
+    @abstractmethod
+    async def history(self, deal: str) -> list[dict[str, Any]]:
+        """Every kept revision's snapshot of one deal (any order)."""
+
+    @abstractmethod
+    async def close_dates(self, deal: str) -> set[str]:
+        """The distinct close dates (as sent) of the deal's revisions; none counted twice."""
+
+    @abstractmethod
+    async def held_snapshots(self) -> list[dict[str, Any]]:
+        """The snapshot of the held revision of every deal."""
+
+    @abstractmethod
+    async def revisions(self, window: tuple[date, date] | None = None) -> list[dict[str, Any]]:
+        """Every kept revision; with `window`, only those of deals that have a revision
+        whose close day lies inside it (inclusive)."""
+
+    @abstractmethod
+    async def held(self) -> list[HeldDeal]:
+        """Every deal with its held revision and status, by deal."""
+
+
+class Activities(ABC):
+    """Replicated activities (`activities.v1`), once per `source:external_id`."""
+
+    @abstractmethod
+    async def add(self, activity: str, document: dict[str, Any]) -> bool:
+        """Keep an activity; False if it was already held (then nothing changes)."""
+
+    @abstractmethod
+    async def documents(self) -> list[dict[str, Any]]:
+        """Every activity held."""
+
+
+class Ledger(ABC):
+    """The append-only commission ledger."""
+
+    @abstractmethod
+    async def lock_plan(self, plan_id: str) -> None:
+        """Serialize postings to one plan's ledger until the transaction ends (replicas
+        never post the same delta twice)."""
+
+    @abstractmethod
+    async def append(self, entry: LedgerEntry) -> None:
+        """Append one entry."""
+
+    @abstractmethod
+    async def posted_sums(
+        self, plan_id: str, periods: Iterable[str] | None = None
+    ) -> dict[PostingKey, Decimal]:
+        """The sum posted per posting key for a plan (only `periods` when given)."""
+
+    @abstractmethod
+    async def entries(
+        self, *, payee: str | None = None, deal: str | None = None, limit: int = 500
+    ) -> list[LedgerEntry]:
+        """Entries, oldest first, optionally of one payee and/or one deal."""
+
+
+class CalcExceptions(ABC):
+    """The current calculation exceptions, per plan."""
+
+    @abstractmethod
+    async def replace(self, plan_id: str, found: list[CalcException], scope: RunScope | None) -> None:
+        """Keep a plan's exceptions equal to what a run found.
+
+        `scope=None` (a whole-plan run) replaces the plan's list. A scoped run replaces
+        exactly the exceptions of what it recomputed: those of the deals it loaded and the
+        deal-less ones (missing quota) of its periods; the rest of the plan's list stays.
+        `found` holds only exceptions inside the scope.
+        """
+
+    @abstractmethod
+    async def counts(self) -> dict[str, int]:
+        """How many exceptions of each kind, over every plan."""
+
+    @abstractmethod
+    async def all(self) -> list[PlanException]:
+        """Every exception, oldest first."""
+
+
+@dataclass
+class CalcRepositories:
+    """Every repository of calc-engine (`uow.repos`)."""
+
+    plans: Plans
+    payees: Payees
+    quotas: Quotas
+    fx_rates: FxRates
+    deals: Deals
+    activities: Activities
+    ledger: Ledger
+    exceptions: CalcExceptions
+
+
+# ---------------------------------------------------------------------------- SQL
+
+
+class SqlPlans(Plans):
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, plan: StoredPlan) -> None:
+        await self.session.execute(
+            insert(plans)
+            .values(plan_id=plan.plan_id, version=plan.version, document=plan.document)
+            .on_conflict_do_nothing()
+        )
+
+    async def latest(self, plan_id: str) -> StoredPlan | None:
+        row = (
+            await self.session.execute(
+                sa.select(plans.c.version, plans.c.document)
+                .where(plans.c.plan_id == plan_id)
+                .order_by(plans.c.version.desc())
+                .limit(1)
+            )
+        ).first()
+        return None if row is None else StoredPlan(plan_id, row.version, dict(row.document))
+
+    async def ids(self) -> list[str]:
+        return list((await self.session.execute(sa.select(plans.c.plan_id).distinct())).scalars())
+
+
+class SqlPayees(Payees):
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def put(self, payee_id: str, document: dict[str, Any]) -> None:
+        await self.session.execute(
+            insert(payees)
+            .values(id=payee_id, document=document)
+            .on_conflict_do_update(index_elements=[payees.c.id], set_={"document": document})
+        )
+
+    async def documents(self) -> dict[str, dict[str, Any]]:
+        return {r.id: dict(r.document) for r in (await self.session.execute(sa.select(payees))).all()}
+
+
+class SqlQuotas(Quotas):
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def put(self, payee: str, period: str, amount: Decimal) -> None:
+        await self.session.execute(
+            insert(quotas)
+            .values(payee=payee, period=period, amount=amount)
+            .on_conflict_do_update(index_elements=[quotas.c.payee, quotas.c.period], set_={"amount": amount})
+        )
+
+    async def remove(self, payee: str, period: str) -> None:
+        await self.session.execute(quotas.delete().where(quotas.c.payee == payee, quotas.c.period == period))
+
+    async def all(self) -> list[Quota]:
+        rows = (await self.session.execute(sa.select(quotas))).all()
+        return [Quota(payee=r.payee, period=r.period, amount=Decimal(r.amount)) for r in rows]
+
+
+class SqlFxRates(FxRates):
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def put(self, rate: FxRate) -> None:
+        values = {"day": rate.day, "from_currency": rate.from_currency, "to_currency": rate.to_currency}
+        await self.session.execute(
+            insert(fx_rates)
+            .values(**values, rate=rate.rate)
+            .on_conflict_do_update(
+                index_elements=[fx_rates.c.day, fx_rates.c.from_currency, fx_rates.c.to_currency],
+                set_={"rate": rate.rate},
+            )
+        )
+
+    async def remove(self, day: date, from_currency: str, to_currency: str) -> None:
+        await self.session.execute(
+            fx_rates.delete().where(
+                fx_rates.c.day == day,
+                fx_rates.c.from_currency == from_currency,
+                fx_rates.c.to_currency == to_currency,
+            )
+        )
+
+    async def all(self) -> list[FxRate]:
+        rows = (await self.session.execute(sa.select(fx_rates))).all()
+        return [FxRate(r.day, r.from_currency, r.to_currency, Decimal(r.rate)) for r in rows]
+
+
+class SqlDeals(Deals):
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def held_revision(self, deal: str) -> int | None:
+        held: int | None = (
+            await self.session.execute(
+                sa.select(deals.c.revision).where(deals.c.deal == deal).with_for_update()
+            )
+        ).scalar()
+        return held
+
+    async def hold(self, deal: str, revision: int, status: str) -> None:
+        await self.session.execute(
+            insert(deals)
+            .values(deal=deal, revision=revision, status=status)
+            .on_conflict_do_update(
+                index_elements=[deals.c.deal], set_={"revision": revision, "status": status}
+            )
+        )
+
+    async def add_revision(
+        self, deal: str, revision: int, document: dict[str, Any], close_day: date | None
+    ) -> None:
+        await self.session.execute(
+            insert(deal_revisions)
+            .values(deal=deal, revision=revision, document=document, close_day=close_day)
+            .on_conflict_do_nothing()
+        )
+
+    async def revision(self, deal: str, revision: int) -> dict[str, Any] | None:
+        document = (
+            await self.session.execute(
+                sa.select(deal_revisions.c.document).where(
+                    deal_revisions.c.deal == deal, deal_revisions.c.revision == revision
+                )
+            )
+        ).scalar()
+        return None if document is None else dict(document)
+
+    async def history(self, deal: str) -> list[dict[str, Any]]:
+        rows = await self.session.execute(
+            sa.select(deal_revisions.c.document).where(deal_revisions.c.deal == deal)
+        )
+        return [dict(d) for d in rows.scalars()]
+
+    async def close_dates(self, deal: str) -> set[str]:
+        close_dates = (
+            await self.session.execute(
+                sa.select(deal_revisions.c.document["close_date"].astext)
+                .where(deal_revisions.c.deal == deal)
+                .distinct()
+            )
+        ).scalars()
+        return {d for d in close_dates if d}
+
+    async def held_snapshots(self) -> list[dict[str, Any]]:
+        rows = await self.session.execute(
+            sa.select(deal_revisions.c.document).join(
+                deals,
+                (deals.c.deal == deal_revisions.c.deal) & (deals.c.revision == deal_revisions.c.revision),
+            )
+        )
+        return [dict(d) for d in rows.scalars()]
+
+    async def revisions(self, window: tuple[date, date] | None = None) -> list[dict[str, Any]]:
+        query = sa.select(deal_revisions.c.document)
+        if window is not None:
+            in_window = (
+                sa.select(deal_revisions.c.deal)
+                .where(deal_revisions.c.close_day.between(window[0], window[1]))
+                .distinct()
+            )
+            query = query.where(deal_revisions.c.deal.in_(in_window))
+        return [dict(d) for d in (await self.session.execute(query)).scalars()]
+
+    async def held(self) -> list[HeldDeal]:
+        rows = (await self.session.execute(sa.select(deals).order_by(deals.c.deal))).all()
+        return [HeldDeal(r.deal, r.revision, r.status) for r in rows]
+
+
+class SqlActivities(Activities):
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, activity: str, document: dict[str, Any]) -> bool:
+        inserted = (
+            await self.session.execute(
+                insert(activities)
+                .values(activity=activity, document=document)
+                .on_conflict_do_nothing()
+                .returning(activities.c.activity)
+            )
+        ).first()
+        return inserted is not None
+
+    async def documents(self) -> list[dict[str, Any]]:
+        return [dict(d) for d in (await self.session.execute(sa.select(activities.c.document))).scalars()]
+
+
+class SqlLedger(Ledger):
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock_plan(self, plan_id: str) -> None:
+        await self.session.execute(
+            sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"plan:{plan_id}")))
+        )
+
+    async def append(self, entry: LedgerEntry) -> None:
+        # posted_at is the database's clock (server default), as it always was.
+        await self.session.execute(
+            ledger.insert().values(
+                entry_id=entry.entry_id,
+                payee=entry.payee,
+                plan=entry.plan,
+                plan_version=entry.plan_version,
+                component=entry.component,
+                period=entry.period,
+                entry_date=entry.entry_date,
+                pay_period=entry.pay_period,
+                amount=entry.amount,
+                currency=entry.currency,
+                cash=entry.cash,
+                deal=entry.deal,
+                cause_event=entry.cause_event,
+                explanation=entry.explanation,
+            )
+        )
+
+    async def posted_sums(
+        self, plan_id: str, periods: Iterable[str] | None = None
+    ) -> dict[PostingKey, Decimal]:
+        query = (
+            sa.select(
+                ledger.c.payee,
+                ledger.c.component,
+                ledger.c.period,
+                ledger.c.entry_date,
+                ledger.c.deal,
+                sa.func.sum(ledger.c.amount),
+            )
+            .where(ledger.c.plan == plan_id)
+            .group_by(ledger.c.payee, ledger.c.component, ledger.c.period, ledger.c.entry_date, ledger.c.deal)
+        )
+        if periods is not None:
+            query = query.where(ledger.c.period.in_(sorted(periods)))
+        rows = (await self.session.execute(query)).all()
+        return {PostingKey(r[0], r[1], r[2], r[3], r[4]): Decimal(r[5]) for r in rows}
+
+    async def entries(
+        self, *, payee: str | None = None, deal: str | None = None, limit: int = 500
+    ) -> list[LedgerEntry]:
+        query = sa.select(ledger).order_by(ledger.c.seq).limit(limit)
+        if payee is not None:
+            query = query.where(ledger.c.payee == payee)
+        if deal is not None:
+            query = query.where(ledger.c.deal == deal)
+        return [
+            LedgerEntry(
+                entry_id=r.entry_id,
+                payee=r.payee,
+                plan=r.plan,
+                plan_version=r.plan_version,
+                component=r.component,
+                period=r.period,
+                entry_date=r.entry_date,
+                pay_period=r.pay_period,
+                amount=Decimal(r.amount),
+                currency=r.currency,
+                cash=r.cash,
+                deal=r.deal,
+                cause_event=r.cause_event,
+                explanation=dict(r.explanation),
+                posted_at=r.posted_at,
+            )
+            for r in (await self.session.execute(query)).all()
+        ]
+
+
+class SqlCalcExceptions(CalcExceptions):
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def replace(self, plan_id: str, found: list[CalcException], scope: RunScope | None) -> None:
+        t = calc_exceptions
+        if scope is None:
+            await self.session.execute(t.delete().where(t.c.plan == plan_id))
+        else:
+            await self.session.execute(
+                t.delete().where(
+                    t.c.plan == plan_id,
+                    t.c.deal.in_(sorted(scope.deals))
+                    | (t.c.deal.is_(None) & t.c.period.in_(sorted(scope.periods))),
+                )
+            )
+        if found:
+            await self.session.execute(
+                t.insert(),
+                [
+                    {
+                        "plan": plan_id,
+                        "kind": e.kind,
+                        "payee": e.payee,
+                        "deal": e.deal,
+                        "detail": e.detail,
+                        "period": e.period,
+                    }
+                    for e in found
+                ],
+            )
+
+    async def counts(self) -> dict[str, int]:
+        t = calc_exceptions
+        rows = (await self.session.execute(sa.select(t.c.kind, sa.func.count()).group_by(t.c.kind))).all()
+        return {kind: count for kind, count in rows}
+
+    async def all(self) -> list[PlanException]:
+        t = calc_exceptions
+        rows = (await self.session.execute(sa.select(t).order_by(t.c.id))).all()
+        return [PlanException(r.plan, r.kind, r.payee, r.deal, r.detail, r.period) for r in rows]
+
+
+def sql_repositories(session: AsyncSession) -> CalcRepositories:
+    """calc-engine's repositories on one session (the unit of work's)."""
+    return CalcRepositories(
+        plans=SqlPlans(session),
+        payees=SqlPayees(session),
+        quotas=SqlQuotas(session),
+        fx_rates=SqlFxRates(session),
+        deals=SqlDeals(session),
+        activities=SqlActivities(session),
+        ledger=SqlLedger(session),
+        exceptions=SqlCalcExceptions(session),
+    )

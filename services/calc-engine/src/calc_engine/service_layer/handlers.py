@@ -1,0 +1,181 @@
+"""calc-engine's event handlers, one per schema, and the finisher that reconciles once.
+
+Each handler runs inside the consumer's unit of work (inbox + state + outbox) and never
+commits. Handlers change the replicas and leave in `uow.state` what the ledger needs
+redone; the finisher `reconcile_pending` runs once per unit of work after them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from calc_engine.domain.credits import credits_of, restated_shares
+from calc_engine.domain.inputs import close_day_of, to_activity, to_deal
+from calc_engine.domain.model import StoredPlan
+from calc_engine.domain.people import crm_index
+from calc_engine.service_layer import CalcUoW
+from calc_engine.service_layer.reconcile import reconcile_all
+from provisio_calc import FxRate, InputInvalid, PlanInvalid, load_plan
+from provisio_common.events import (
+    ActivityRecord,
+    CreditRecord,
+    DealSnapshot,
+    Envelope,
+    FxRateRecord,
+    PayeeRecord,
+    PlanVersion,
+    QuotaRecord,
+    revision_order,
+)
+from provisio_common.inbox import PoisonMessage
+from provisio_common.money import exact_product
+
+PENDING = "calc_pending"
+
+
+@dataclass
+class Pending:
+    """What the events of one unit of work changed, so the ledger is reconciled once."""
+
+    days: set[str] = field(default_factory=set)
+    everything: bool = False
+
+
+def pending(uow: CalcUoW) -> Pending:
+    """The work this unit of work's handlers left for the finisher so far."""
+    work = uow.state.setdefault(PENDING, Pending())
+    assert isinstance(work, Pending)
+    return work
+
+
+async def reconcile_pending(uow: CalcUoW, applied: list[Envelope]) -> None:
+    """The finisher: one reconciliation for every event the unit of work applied.
+
+    Entries are attributed to the last of those events (`cause_event`) and name their
+    deal (`deal`).
+    """
+    work = uow.state.pop(PENDING, None)
+    if not isinstance(work, Pending) or not (work.everything or work.days):
+        return
+    days = () if work.everything else sorted(work.days)
+    await reconcile_all(uow, cause_event=applied[-1].id, days=days)
+
+
+async def on_deal(uow: CalcUoW, snapshot: DealSnapshot) -> None:
+    """Hold a revision not held yet (late ones too: history is ordered by `changed_at`,
+    `provisio_common.events.revision_order`), re-credit when the current snapshot changed,
+    and leave the periods of the deal's close dates for the finisher."""
+    repos = uow.repos
+    document = snapshot.to_data()
+    index = crm_index((await repos.payees.documents()).values())
+    try:
+        to_deal(document, index)
+    except InputInvalid as exc:
+        raise PoisonMessage(f"deal {snapshot.key}: {exc}") from exc
+    held = await repos.deals.held_revision(snapshot.key)  # locks the deal
+    if await repos.deals.revision(snapshot.key, snapshot.revision) is not None:
+        return  # this revision is held already (a redelivery or a replay)
+    await repos.deals.add_revision(snapshot.key, snapshot.revision, document, close_day_of(document))
+    current = max(await repos.deals.history(snapshot.key), key=revision_order)
+    if current["revision"] != held:
+        await repos.deals.hold(snapshot.key, current["revision"], current["status"])
+        previous = None if held is None else await repos.deals.revision(snapshot.key, held)
+        await publish_credits(
+            uow,
+            DealSnapshot.model_validate(current),
+            credits_of(to_deal(current, index)),
+            credits_of(None if previous is None else to_deal(previous, index)),
+        )
+    # Only the periods of this deal's close dates (every revision's) can change.
+    days = await repos.deals.close_dates(snapshot.key)
+    if days:
+        pending(uow).days.update(days)
+    else:
+        pending(uow).everything = True
+
+
+async def publish_credits(
+    uow: CalcUoW,
+    snapshot: DealSnapshot,
+    current: dict[str, Decimal],
+    previous: dict[str, Decimal],
+) -> None:
+    """`credits.v1`: the deal's direct credit per payee at this revision.
+
+    A payee credited before (the previous revision, or the same one before a CRM
+    reference was resolved) but not now gets a zero credit, so readers never keep a
+    stale one.
+    """
+    for payee, share in restated_shares(current, previous).items():
+        await uow.publish(
+            CreditRecord(
+                deal=snapshot.key,
+                revision=snapshot.revision,
+                payee=payee,
+                share=share,
+                amount=exact_product(snapshot.amount, share),
+                currency=snapshot.currency,
+                status=snapshot.status,
+                close_date=snapshot.close_date,
+                type=snapshot.type,
+            )
+        )
+
+
+async def on_activity(uow: CalcUoW, record: ActivityRecord) -> None:
+    """Hold the activity (repeats of one activity are ignored) and reconcile."""
+    document = record.to_data()
+    try:
+        to_activity(document, {})
+    except InputInvalid as exc:
+        raise PoisonMessage(f"activity {record.source}:{record.external_id}: {exc}") from exc
+    if await uow.repos.activities.add(f"{record.source}:{record.external_id}", document):
+        pending(uow).everything = True
+
+
+async def on_plan(uow: CalcUoW, version: PlanVersion) -> None:
+    """Hold the plan version (a version already held is kept) and reconcile."""
+    try:
+        load_plan(version.document)
+    except PlanInvalid as exc:
+        raise PoisonMessage(f"not a valid plans.v1 version: {exc}") from exc
+    await uow.repos.plans.add(StoredPlan(version.plan_id, version.version, version.document))
+    pending(uow).everything = True
+
+
+async def on_payee(uow: CalcUoW, record: PayeeRecord) -> None:
+    """Replicate the payee; re-credit deals whose CRM references now resolve differently."""
+    repos = uow.repos
+    before = crm_index((await repos.payees.documents()).values())
+    await repos.payees.put(record.id, record.to_data())
+    after = crm_index((await repos.payees.documents()).values())
+    changed = {ref for ref in set(before) | set(after) if before.get(ref) != after.get(ref)}
+    if changed:
+        for held in await repos.deals.held_snapshots():
+            people = {held["owner"], *(split["payee"] for split in held.get("splits", []))}
+            if people & changed:
+                old, new = credits_of(to_deal(held, before)), credits_of(to_deal(held, after))
+                if old != new:
+                    await publish_credits(uow, DealSnapshot.model_validate(held), new, old)
+    pending(uow).everything = True
+
+
+async def on_fx_rate(uow: CalcUoW, record: FxRateRecord) -> None:
+    """Replicate a rate (null: removed); parked `missing_fx` deals earn once their rate is here."""
+    if record.rate is None:
+        await uow.repos.fx_rates.remove(record.day, record.from_currency, record.to_currency)
+    else:
+        await uow.repos.fx_rates.put(
+            FxRate(record.day, record.from_currency, record.to_currency, record.rate)
+        )
+    pending(uow).everything = True
+
+
+async def on_quota(uow: CalcUoW, record: QuotaRecord) -> None:
+    """Replicate a quota (null amount: removed) and reconcile."""
+    if record.amount is None:
+        await uow.repos.quotas.remove(record.payee, record.period)
+    else:
+        await uow.repos.quotas.put(record.payee, record.period, record.amount)
+    pending(uow).everything = True

@@ -1,0 +1,363 @@
+"""One conformance suite per calc-engine repository, run against the SQL implementation on
+the real embedded Postgres (one migrated database for the module, distinct keys per test)
+and against the in-memory fake of `calc_fakes`: the same assertions, so fakes cannot drift."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from calc_fakes import memory_repositories
+
+from calc_engine.adapters.repositories import CalcRepositories, sql_repositories
+from calc_engine.adapters.tables import shared
+from calc_engine.bootstrap import MIGRATIONS
+from calc_engine.domain.ledger import LedgerEntry, PostingKey
+from calc_engine.domain.model import HeldDeal, PlanException, RunScope, StoredPlan
+from provisio_calc import CalcException, FxRate, Quota
+from provisio_common.db import create_engine, session_factory
+from provisio_common.embedded import EmbeddedPostgres
+from provisio_common.migrations import upgrade
+from provisio_common.settings import ProvisioSettings
+from provisio_common.testing.fakes import FakeStore, FakeUnitOfWork
+from provisio_common.uow import SqlUnitOfWork, UnitOfWork
+
+CalcUoWFactory = Callable[[], UnitOfWork[CalcRepositories]]
+
+
+@pytest.fixture(scope="module")
+async def sql_uow(
+    module_db: Callable[[str], Awaitable[str]], embedded_pg: EmbeddedPostgres
+) -> AsyncIterator[CalcUoWFactory]:
+    url = ProvisioSettings(pg_port=embedded_pg.port).dsn(await module_db("calc_repos"))
+    await asyncio.to_thread(upgrade, MIGRATIONS, url)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+
+    def uow() -> UnitOfWork[CalcRepositories]:
+        return SqlUnitOfWork(
+            sessions=sessions, tables=shared, source="calc-engine", repositories=sql_repositories
+        )
+
+    yield uow
+    await engine.dispose()
+
+
+@pytest.fixture(params=["sql", "fake"])
+def new_uow(request: pytest.FixtureRequest) -> CalcUoWFactory:
+    if request.param == "sql":
+        sql: CalcUoWFactory = request.getfixturevalue("sql_uow")
+        return sql
+    store = FakeStore(memory_repositories())
+    return lambda: FakeUnitOfWork(store, "calc-engine")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# ---------------------------------------------------------------------------- plans
+
+
+async def test_plans_keep_each_version_once_and_give_the_latest(new_uow: CalcUoWFactory) -> None:
+    plan_id = unique("plan")
+    async with new_uow() as uow:
+        assert await uow.repos.plans.latest(plan_id) is None
+        await uow.repos.plans.add(StoredPlan(plan_id, 1, {"id": plan_id, "rate": "0.1"}))
+        await uow.repos.plans.add(StoredPlan(plan_id, 2, {"id": plan_id, "rate": "0.2"}))
+        await uow.repos.plans.add(StoredPlan(plan_id, 2, {"id": plan_id, "rate": "0.9"}))
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.repos.plans.latest(plan_id) == StoredPlan(plan_id, 2, {"id": plan_id, "rate": "0.2"})
+        ids = await uow.repos.plans.ids()
+        assert plan_id in ids and len(ids) == len(set(ids))
+
+
+# ---------------------------------------------------------------------------- payees
+
+
+async def test_payees_are_replaced_whole_by_id(new_uow: CalcUoWFactory) -> None:
+    ann = unique("ann")
+    async with new_uow() as uow:
+        await uow.repos.payees.put(ann, {"id": ann, "crm_ids": ["hubspot:1"]})
+        await uow.repos.payees.put(ann, {"id": ann, "crm_ids": ["hubspot:2"], "manager": "boss"})
+        await uow.commit()
+    async with new_uow() as uow:
+        documents = await uow.repos.payees.documents()
+    assert documents[ann] == {"id": ann, "crm_ids": ["hubspot:2"], "manager": "boss"}
+
+
+# ---------------------------------------------------------------------------- quotas and fx
+
+
+async def test_quotas_are_put_replaced_and_removed(new_uow: CalcUoWFactory) -> None:
+    ann = unique("ann")
+    async with new_uow() as uow:
+        await uow.repos.quotas.put(ann, "2026-Q1", Decimal("1000"))
+        await uow.repos.quotas.put(ann, "2026-Q1", Decimal("1500.50"))
+        await uow.repos.quotas.put(ann, "2026-Q2", Decimal("900"))
+        await uow.repos.quotas.remove(ann, "2026-Q2")
+        await uow.repos.quotas.remove(ann, "2026-Q3")
+        await uow.commit()
+    async with new_uow() as uow:
+        mine = [q for q in await uow.repos.quotas.all() if q.payee == ann]
+    assert mine == [Quota(ann, "2026-Q1", Decimal("1500.50"))]
+
+
+async def test_fx_rates_are_put_replaced_and_removed(new_uow: CalcUoWFactory) -> None:
+    currency = "X" + uuid.uuid4().hex[:2].upper()
+    day = date(2026, 1, 1)
+    async with new_uow() as uow:
+        await uow.repos.fx_rates.put(FxRate(day, currency, "USD", Decimal("1.1")))
+        await uow.repos.fx_rates.put(FxRate(day, currency, "USD", Decimal("1.2")))
+        await uow.repos.fx_rates.put(FxRate(day, currency, "EUR", Decimal("0.9")))
+        await uow.repos.fx_rates.remove(day, currency, "EUR")
+        await uow.repos.fx_rates.remove(date(2026, 2, 1), currency, "USD")
+        await uow.commit()
+    async with new_uow() as uow:
+        mine = [r for r in await uow.repos.fx_rates.all() if r.from_currency == currency]
+    assert mine == [FxRate(day, currency, "USD", Decimal("1.2"))]
+
+
+# ---------------------------------------------------------------------------- deals
+
+
+def snapshot(deal: str, revision: int, close_date: str | None) -> dict[str, object]:
+    return {"deal": deal, "revision": revision, "close_date": close_date, "status": "won"}
+
+
+async def test_a_deal_holds_one_revision_and_keeps_every_revision_once(new_uow: CalcUoWFactory) -> None:
+    deal = unique("generic:D")
+    async with new_uow() as uow:
+        assert await uow.repos.deals.held_revision(deal) is None
+        await uow.repos.deals.hold(deal, 1, "won")
+        await uow.repos.deals.add_revision(deal, 1, snapshot(deal, 1, "2026-02-10"), date(2026, 2, 10))
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.repos.deals.held_revision(deal) == 1
+        await uow.repos.deals.hold(deal, 2, "cancelled")
+        await uow.repos.deals.add_revision(deal, 2, snapshot(deal, 2, "2026-02-10"), date(2026, 2, 10))
+        await uow.repos.deals.add_revision(deal, 1, snapshot(deal, 1, "2026-09-09"), date(2026, 9, 9))
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.repos.deals.held_revision(deal) == 2
+        assert await uow.repos.deals.revision(deal, 1) == snapshot(deal, 1, "2026-02-10")
+        assert await uow.repos.deals.revision(deal, 3) is None
+        assert [d for d in await uow.repos.deals.held() if d.deal == deal] == [HeldDeal(deal, 2, "cancelled")]
+        assert [s for s in await uow.repos.deals.held_snapshots() if s["deal"] == deal] == [
+            snapshot(deal, 2, "2026-02-10")
+        ]
+
+
+async def test_close_dates_are_distinct_and_skip_revisions_without_one(new_uow: CalcUoWFactory) -> None:
+    deal = unique("generic:D")
+    async with new_uow() as uow:
+        await uow.repos.deals.add_revision(deal, 1, snapshot(deal, 1, None), None)
+        await uow.repos.deals.add_revision(deal, 2, snapshot(deal, 2, "2026-02-10"), date(2026, 2, 10))
+        await uow.repos.deals.add_revision(deal, 3, snapshot(deal, 3, "2026-02-10"), date(2026, 2, 10))
+        await uow.repos.deals.add_revision(
+            deal, 4, snapshot(deal, 4, "2026-05-01T10:00:00Z"), date(2026, 5, 1)
+        )
+        assert await uow.repos.deals.close_dates(deal) == {"2026-02-10", "2026-05-01T10:00:00Z"}
+        assert await uow.repos.deals.close_dates(unique("generic:none")) == set()
+
+
+async def test_a_window_loads_every_revision_of_the_deals_closing_inside_it(new_uow: CalcUoWFactory) -> None:
+    inside, outside = unique("generic:in"), unique("generic:out")
+    async with new_uow() as uow:
+        await uow.repos.deals.add_revision(inside, 1, snapshot(inside, 1, "2026-09-01"), date(2026, 9, 1))
+        await uow.repos.deals.add_revision(inside, 2, snapshot(inside, 2, "2026-03-31"), date(2026, 3, 31))
+        await uow.repos.deals.add_revision(outside, 1, snapshot(outside, 1, "2026-04-01"), date(2026, 4, 1))
+        await uow.repos.deals.add_revision(outside, 2, snapshot(outside, 2, None), None)
+        await uow.commit()
+    async with new_uow() as uow:
+        windowed = await uow.repos.deals.revisions((date(2026, 1, 1), date(2026, 3, 31)))
+        everything = await uow.repos.deals.revisions()
+    mine = {inside, outside}
+    assert sorted((d["deal"], d["revision"]) for d in windowed if d["deal"] in mine) == [
+        (inside, 1),
+        (inside, 2),
+    ]
+    assert len([d for d in everything if d["deal"] in mine]) == 4
+
+
+async def test_held_deals_are_listed_by_deal(new_uow: CalcUoWFactory) -> None:
+    prefix = unique("generic:order")
+    async with new_uow() as uow:
+        for name in ("c", "a", "b"):
+            await uow.repos.deals.hold(f"{prefix}-{name}", 1, "open")
+        await uow.commit()
+    async with new_uow() as uow:
+        held = [d.deal for d in await uow.repos.deals.held() if d.deal.startswith(prefix)]
+    assert held == [f"{prefix}-a", f"{prefix}-b", f"{prefix}-c"]
+
+
+# ---------------------------------------------------------------------------- activities
+
+
+async def test_an_activity_is_kept_once(new_uow: CalcUoWFactory) -> None:
+    activity = unique("generic:A")
+    async with new_uow() as uow:
+        assert await uow.repos.activities.add(activity, {"id": activity, "kind": "call"})
+        assert not await uow.repos.activities.add(activity, {"id": activity, "kind": "email"})
+        await uow.commit()
+    async with new_uow() as uow:
+        assert not await uow.repos.activities.add(activity, {"id": activity, "kind": "demo"})
+        mine = [d for d in await uow.repos.activities.documents() if d["id"] == activity]
+    assert mine == [{"id": activity, "kind": "call"}]
+
+
+# ---------------------------------------------------------------------------- ledger
+
+
+def entry(plan: str, payee: str, period: str, day: str, amount: str, deal: str | None) -> LedgerEntry:
+    return LedgerEntry(
+        entry_id=unique("entry"),
+        payee=payee,
+        plan=plan,
+        plan_version=1,
+        component="new-business",
+        period=period,
+        entry_date=date.fromisoformat(day),
+        pay_period=day[:7],
+        amount=Decimal(amount),
+        currency="USD",
+        cash=True,
+        deal=deal,
+        cause_event="evt-1",
+        explanation={"earned": amount, "deal_credit": {"deal": deal}},
+        posted_at=datetime.now(UTC),
+    )
+
+
+async def test_the_ledger_sums_what_was_posted_per_key_and_period(new_uow: CalcUoWFactory) -> None:
+    plan = unique("plan")
+    async with new_uow() as uow:
+        await uow.repos.ledger.lock_plan(plan)
+        await uow.repos.ledger.lock_plan(plan)  # again in the same transaction: fine
+        await uow.repos.ledger.append(entry(plan, "ann", "2026-Q1", "2026-02-10", "100.50", "g:D1"))
+        await uow.repos.ledger.append(entry(plan, "ann", "2026-Q1", "2026-02-10", "-20.25", "g:D1"))
+        await uow.repos.ledger.append(entry(plan, "ann", "2026-Q1", "2026-02-10", "7", None))
+        await uow.repos.ledger.append(entry(plan, "ann", "2026-Q2", "2026-05-01", "3", "g:D2"))
+        await uow.repos.ledger.append(entry(unique("other"), "ann", "2026-Q1", "2026-02-10", "9", "g:D1"))
+        await uow.commit()
+    async with new_uow() as uow:
+        everything = await uow.repos.ledger.posted_sums(plan)
+        q1 = await uow.repos.ledger.posted_sums(plan, {"2026-Q1"})
+        none = await uow.repos.ledger.posted_sums(plan, set())
+    d1 = PostingKey("ann", "new-business", "2026-Q1", date(2026, 2, 10), "g:D1")
+    bare = PostingKey("ann", "new-business", "2026-Q1", date(2026, 2, 10), None)
+    d2 = PostingKey("ann", "new-business", "2026-Q2", date(2026, 5, 1), "g:D2")
+    assert everything == {d1: Decimal("80.25"), bare: Decimal(7), d2: Decimal(3)}
+    assert q1 == {d1: Decimal("80.25"), bare: Decimal(7)}
+    assert none == {}
+
+
+async def test_ledger_entries_are_listed_oldest_first_by_payee_and_deal(new_uow: CalcUoWFactory) -> None:
+    plan, ann, bob = unique("plan"), unique("ann"), unique("bob")
+    posted = [
+        entry(plan, ann, "2026-Q1", "2026-02-10", "100.0000", "g:D1"),
+        entry(plan, bob, "2026-Q1", "2026-02-11", "50", "g:D2"),
+        entry(plan, ann, "2026-Q2", "2026-05-01", "-1.5", "g:D2"),
+    ]
+    async with new_uow() as uow:
+        for e in posted:
+            await uow.repos.ledger.append(e)
+        await uow.commit()
+    async with new_uow() as uow:
+        of_ann = await uow.repos.ledger.entries(payee=ann)
+        of_ann_d2 = await uow.repos.ledger.entries(payee=ann, deal="g:D2")
+        first = await uow.repos.ledger.entries(payee=ann, limit=1)
+    assert [e.entry_id for e in of_ann] == [posted[0].entry_id, posted[2].entry_id]
+    assert [e.entry_id for e in of_ann_d2] == [posted[2].entry_id]
+    assert [e.entry_id for e in first] == [posted[0].entry_id]
+    stored = of_ann[0]
+    assert (stored.amount, stored.entry_date, stored.explanation, stored.cash, stored.cause_event) == (
+        Decimal("100"),
+        date(2026, 2, 10),
+        {"earned": "100.0000", "deal_credit": {"deal": "g:D1"}},
+        True,
+        "evt-1",
+    )
+    assert stored.posted_at.tzinfo is not None
+
+
+# ---------------------------------------------------------------------------- exceptions
+
+
+def found(kind: str, payee: str | None, deal: str | None, detail: str = "why") -> CalcException:
+    return CalcException(kind=kind, payee=payee, deal=deal, detail=detail)
+
+
+async def test_a_whole_plan_run_replaces_the_plans_exceptions(new_uow: CalcUoWFactory) -> None:
+    plan, other = unique("plan"), unique("other")
+    async with new_uow() as uow:
+        await uow.repos.exceptions.replace(other, [found("bad_split", "ann", "g:D9")], None)
+        await uow.repos.exceptions.replace(
+            plan, [found("missing_fx", "ann", "g:D1"), found("missing_quota", "ann", None)], None
+        )
+        await uow.repos.exceptions.replace(plan, [found("unknown_payee", "hubspot:9", "g:D2")], None)
+        await uow.commit()
+    async with new_uow() as uow:
+        listed = [e for e in await uow.repos.exceptions.all() if e.plan in (plan, other)]
+    assert listed == [
+        PlanException(other, "bad_split", "ann", "g:D9", "why"),
+        PlanException(plan, "unknown_payee", "hubspot:9", "g:D2", "why"),
+    ]
+
+
+async def test_a_scoped_run_replaces_exactly_its_deals_and_the_missing_quotas_of_its_periods(
+    new_uow: CalcUoWFactory,
+) -> None:
+    plan = unique("plan")
+
+    def quota_gap(payee: str, period: str) -> CalcException:
+        return CalcException("missing_quota", payee, None, f"needs a quota for {period}", period)
+
+    async with new_uow() as uow:
+        await uow.repos.exceptions.replace(
+            plan,
+            [
+                found("missing_fx", "ann", "g:D1"),
+                found("missing_fx", "bob", "g:D2"),
+                quota_gap("ann", "2026-Q1"),
+                quota_gap("bob", "2026-Q2"),
+            ],
+            None,
+        )
+        # A run of 2026-Q1 that loaded D1 and D3: ann's Q1 quota is there now, D1 is fine.
+        await uow.repos.exceptions.replace(
+            plan,
+            [found("bad_split", "cy", "g:D3")],
+            RunScope(frozenset({"g:D1", "g:D3"}), frozenset({"2026-Q1"})),
+        )
+        await uow.commit()
+    async with new_uow() as uow:
+        listed = sorted(
+            (e.kind, e.payee, e.deal, e.period) for e in await uow.repos.exceptions.all() if e.plan == plan
+        )
+    assert listed == [
+        ("bad_split", "cy", "g:D3", None),
+        ("missing_fx", "bob", "g:D2", None),
+        ("missing_quota", "bob", None, "2026-Q2"),
+    ]
+
+
+async def test_exception_counts_are_per_kind_over_every_plan(new_uow: CalcUoWFactory) -> None:
+    plan, other = unique("plan"), unique("other")
+    async with new_uow() as uow:
+        before = await uow.repos.exceptions.counts()
+        await uow.repos.exceptions.replace(
+            plan, [found("bad_split", "a", "g:1"), found("bad_split", "b", "g:2")], None
+        )
+        await uow.repos.exceptions.replace(
+            other, [found("bad_split", "c", "g:3"), found("missing_fx", "c", "g:3")], None
+        )
+        after = await uow.repos.exceptions.counts()
+    assert after.get("bad_split", 0) - before.get("bad_split", 0) == 3
+    assert after.get("missing_fx", 0) - before.get("missing_fx", 0) == 1
+    assert all(count > 0 for count in after.values())

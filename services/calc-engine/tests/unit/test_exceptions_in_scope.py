@@ -1,0 +1,81 @@
+"""Exceptions in scope: a scoped run replaces exactly what it recomputed, and an exception
+shows only under the plans its deal's people (or its payee) are on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from calc_fakes import (
+    YEAR,
+    CalcStore,
+    consume,
+    deal,
+    fake_uow,
+    memory_repositories,
+    payee,
+    plan_version,
+    quota,
+)
+
+from calc_engine.service_layer.queries import current_exceptions
+from provisio_common.testing.fakes import FakeStore
+
+TIERED: dict[str, Any] = {
+    "id": "new-business",
+    "kind": "commission",
+    "measure": {"metric": "amount"},
+    "tiers": {
+        "basis": "attainment",
+        "method": "marginal",
+        "bands": [{"to": 100, "rate": "0.05"}, {"rate": "0.1"}],
+    },
+}
+
+
+@pytest.fixture
+def store() -> CalcStore:
+    fresh: CalcStore = FakeStore(memory_repositories())
+    return fresh
+
+
+async def exceptions(store: CalcStore) -> set[tuple[str, str, str | None, str | None]]:
+    return {(e.plan, e.kind, e.payee, e.deal) for e in await current_exceptions(fake_uow(store))}
+
+
+async def test_a_missing_quota_for_a_line_that_no_longer_exists_is_cleared_by_the_scoped_run(
+    store: CalcStore,
+) -> None:
+    await consume(store, plan_version(TIERED), payee("ann"), quota("ann", f"{YEAR}-Q2", "10000"))
+    await consume(store, deal("D1", close=f"{YEAR}-02-10"))
+    assert await exceptions(store) == {("ae", "missing_quota", "ann", None)}
+    # The deal moves to Q2, where ann has a quota: Q1 has no line left, so no exception.
+    await consume(store, deal("D1", revision=2, close=f"{YEAR}-05-10", changed=f"{YEAR}-02-11"))
+    assert await exceptions(store) == set()
+
+
+async def test_a_scoped_run_keeps_the_missing_quotas_of_periods_it_did_not_redo(store: CalcStore) -> None:
+    await consume(store, plan_version(TIERED), payee("ann"))
+    await consume(store, deal("D1", close=f"{YEAR}-02-10"))
+    await consume(store, deal("D2", close=f"{YEAR}-08-10"))  # a Q3 run: Q1's gap stays
+    assert {(e.payee, e.period) for e in await current_exceptions(fake_uow(store))} == {
+        ("ann", f"{YEAR}-Q1"),
+        ("ann", f"{YEAR}-Q3"),
+    }
+
+
+async def test_a_deals_exception_shows_only_under_the_plans_its_people_are_on(store: CalcStore) -> None:
+    eu = plan_version(plan_id="eu", currency="EUR")
+    await consume(store, plan_version(), eu, payee("ann"), payee("eve", plans=["eu"]))
+    await consume(store, deal("D1", owner="ann"))  # USD: missing_fx only under a EUR plan
+    await consume(store, deal("D2", owner="eve"))  # eve is on the EUR plan
+    assert await exceptions(store) == {("eu", "missing_fx", "eve", "generic:D2")}
+
+
+async def test_a_deal_whose_people_are_on_no_plan_shows_under_every_plan(store: CalcStore) -> None:
+    await consume(store, plan_version(), plan_version(plan_id="other"), payee("ann"))
+    await consume(store, deal("D1", owner="hubspot:404"))
+    assert await exceptions(store) == {
+        ("ae", "unknown_payee", "hubspot:404", "generic:D1"),
+        ("other", "unknown_payee", "hubspot:404", "generic:D1"),
+    }

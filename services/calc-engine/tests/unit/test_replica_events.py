@@ -1,0 +1,260 @@
+"""calc-engine on plan, payee, quota, fx rate and activity events, on the fake unit of work.
+
+Each of them reconciles the whole of every plan."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from calc_fakes import (
+    YEAR,
+    CalcStore,
+    activity,
+    commission,
+    consume,
+    deal,
+    drift,
+    fake_uow,
+    fx_rate,
+    ledger_rows,
+    ledger_total,
+    memory_repositories,
+    payee,
+    plan_version,
+    published,
+    quota,
+)
+from prometheus_client import REGISTRY
+
+from calc_engine.service_layer.handlers import PENDING, Pending, on_activity, on_plan
+from provisio_common.events import PlanVersion
+from provisio_common.inbox import PoisonMessage
+from provisio_common.testing.fakes import FakeStore
+
+RETROACTIVE: dict[str, Any] = {
+    "id": "new-business",
+    "kind": "commission",
+    "measure": {"metric": "amount"},
+    "tiers": {
+        "basis": "attainment",
+        "method": "retroactive",
+        "bands": [{"to": 100, "rate": "0.05"}, {"rate": "0.10"}],
+    },
+}
+
+
+def empty() -> CalcStore:
+    return FakeStore(memory_repositories())
+
+
+async def exception_kinds(store: CalcStore) -> list[tuple[str, str | None]]:
+    return [(e.kind, e.payee) for e in await store.repos.exceptions.all()]
+
+
+# ---------------------------------------------------------------------------- plans
+
+
+async def test_deals_held_before_their_plan_are_posted_when_it_arrives() -> None:
+    store = empty()
+    await consume(store, payee("ann"), deal("D1"))
+    assert ledger_rows(store) == []
+
+    [env] = await consume(store, plan_version())
+
+    [entry] = ledger_rows(store)
+    assert (entry.amount, entry.plan_version, entry.cause_event) == (Decimal("100"), 1, env.id)
+
+
+async def test_a_new_plan_version_posts_the_difference_under_that_version() -> None:
+    store = empty()
+    await consume(store, plan_version(), payee("ann"), deal("D1"))
+
+    await consume(store, plan_version(commission("0.15"), version=2))
+
+    assert [(row.amount, row.plan_version) for row in ledger_rows(store)] == [
+        (Decimal("100"), 1),
+        (Decimal("50"), 2),
+    ]
+
+
+async def test_an_older_plan_version_arriving_late_changes_nothing() -> None:
+    store = empty()
+    await consume(store, plan_version(commission("0.15"), version=2), payee("ann"), deal("D1"))
+
+    await consume(store, plan_version(commission("0.50"), version=1))
+
+    assert ledger_total(store) == Decimal("150")
+
+
+async def test_an_invalid_plan_is_poison() -> None:
+    bad = PlanVersion.model_validate(
+        {
+            "plan_id": "ae",
+            "version": 1,
+            "document": {"id": "ae", "currency": "USD", "components": "none"},
+            "created_at": f"{YEAR}-01-01T00:00:00Z",
+        }
+    )
+    uow = fake_uow(empty())
+    async with uow:
+        with pytest.raises(PoisonMessage, match=r"plans\.v1"):
+            await on_plan(uow, bad)
+        assert await uow.repos.plans.ids() == []
+
+
+# ---------------------------------------------------------------------------- payees
+
+
+async def test_a_payee_gaining_a_crm_id_recredits_their_deals() -> None:
+    store = empty()
+    await consume(store, plan_version(), payee("ann"))
+    await consume(store, deal("D1", owner="hubspot:9"))
+    assert [c.data["payee"] for c in published(store, "credit")] == ["hubspot:9"]
+    assert ("unknown_payee", "hubspot:9") in await exception_kinds(store)
+    assert ledger_rows(store) == []
+
+    [env] = await consume(store, payee("ann", crm_ids=["hubspot:9"]))
+
+    recredited = {c.data["payee"]: c.data["share"] for c in published(store, "credit")[1:]}
+    assert recredited == {"ann": "1", "hubspot:9": "0"}
+    [entry] = ledger_rows(store)
+    assert (entry.payee, entry.amount, entry.cause_event) == ("ann", Decimal("100"), env.id)
+    assert await exception_kinds(store) == []
+
+
+async def test_a_payee_losing_a_crm_id_hands_the_credit_back_to_the_reference() -> None:
+    store = empty()
+    await consume(store, plan_version(), payee("ann", crm_ids=["hubspot:9"]))
+    await consume(store, deal("D1", owner="hubspot:9"))
+
+    await consume(store, payee("ann"))
+
+    last = {c.data["payee"]: c.data["share"] for c in published(store, "credit")[1:]}
+    assert last == {"ann": "0", "hubspot:9": "1"}
+    assert ledger_total(store, payee="ann") == 0
+
+
+async def test_a_payee_change_that_resolves_nobody_differently_credits_nothing() -> None:
+    store = empty()
+    await consume(store, plan_version(), payee("ann", crm_ids=["hubspot:9"]), deal("D1", owner="hubspot:9"))
+    credits = len(published(store, "credit"))
+
+    await consume(store, payee("ann", crm_ids=["hubspot:9"], manager="boss"))
+
+    assert len(published(store, "credit")) == credits
+    assert ledger_total(store) == Decimal("100")
+
+
+async def test_a_payee_change_reconciles_the_whole_plan() -> None:
+    store = empty()
+    await consume(store, plan_version(), payee("ann"), deal("D1"))
+    drift(store, f"{YEAR}-Q3", f"{YEAR}-08-01", "5")
+
+    await consume(store, payee("ann", plans=()))
+
+    assert ledger_total(store, payee="ann") == 0  # unassigned: the ledger follows, drift included
+
+
+# ---------------------------------------------------------------------------- quotas
+
+
+async def test_a_quota_change_reconciles_the_whole_plan() -> None:
+    store = empty()
+    await consume(store, plan_version(RETROACTIVE), payee("ann"))
+    await consume(store, deal("D1", amount="1000.00"), deal("D2", amount="1000.00", close=f"{YEAR}-05-10"))
+    assert ledger_rows(store) == []
+    assert await exception_kinds(store) == [("missing_quota", "ann"), ("missing_quota", "ann")]
+    assert REGISTRY.get_sample_value("provisio_calc_exceptions", {"kind": "missing_quota"}) == 2
+
+    await consume(store, quota("ann", f"{YEAR}-Q1", "1500"), quota("ann", f"{YEAR}-Q2", "500"))
+
+    by_period = {row.period: row.amount for row in ledger_rows(store)}
+    assert by_period == {f"{YEAR}-Q1": Decimal("50"), f"{YEAR}-Q2": Decimal("100")}
+    assert await exception_kinds(store) == []
+    assert REGISTRY.get_sample_value("provisio_calc_exceptions", {"kind": "missing_quota"}) == 0
+
+    drift(store, f"{YEAR}-Q3", f"{YEAR}-08-01", "5")
+    await consume(store, quota("ann", f"{YEAR}-Q1", "800"))  # now above 100%: the retroactive true-up
+
+    assert sorted(row.amount for row in ledger_rows(store)[-2:]) == [Decimal("-5"), Decimal("50")]
+    assert ledger_total(store, payee="ann") == Decimal("200")
+
+
+async def test_a_removed_quota_parks_the_payee_again() -> None:
+    store = empty()
+    await consume(store, plan_version(RETROACTIVE), payee("ann"), quota("ann", f"{YEAR}-Q1", "1000"))
+    await consume(store, deal("D1", amount="1000.00"))
+    assert ledger_total(store) == Decimal("100")
+
+    await consume(store, quota("ann", f"{YEAR}-Q1", None))
+
+    assert ledger_total(store) == 0
+    assert await exception_kinds(store) == [("missing_quota", "ann")]
+
+
+# ---------------------------------------------------------------------------- fx rates
+
+
+async def test_a_deal_missing_its_rate_is_parked_until_the_rate_arrives() -> None:
+    store = empty()
+    await consume(store, plan_version(), payee("ann"))
+    await consume(store, deal("D1", amount="1000.00", currency="EUR"))
+    assert ledger_rows(store) == []
+    assert [e.kind for e in await store.repos.exceptions.all()] == ["missing_fx"]
+    assert REGISTRY.get_sample_value("provisio_calc_exceptions", {"kind": "missing_fx"}) == 1
+
+    await consume(store, fx_rate(f"{YEAR}-01-01", "EUR", "USD", "1.10"))
+
+    assert ledger_total(store) == Decimal("110")
+    assert await store.repos.exceptions.all() == []
+    assert REGISTRY.get_sample_value("provisio_calc_exceptions", {"kind": "missing_fx"}) == 0
+
+    await consume(store, fx_rate(f"{YEAR}-01-01", "EUR", "USD", None))
+
+    assert ledger_total(store) == 0
+    assert [e.kind for e in await store.repos.exceptions.all()] == ["missing_fx"]
+
+
+async def test_a_changed_rate_posts_the_difference() -> None:
+    store = empty()
+    await consume(store, plan_version(), payee("ann"), fx_rate(f"{YEAR}-01-01", "EUR", "USD", "1.10"))
+    await consume(store, deal("D1", amount="1000.00", currency="EUR"))
+
+    await consume(store, fx_rate(f"{YEAR}-01-01", "EUR", "USD", "1.20"))
+
+    assert [row.amount for row in ledger_rows(store)] == [Decimal("110"), Decimal("10")]
+
+
+# ---------------------------------------------------------------------------- activities
+
+CALLS: dict[str, Any] = {
+    "id": "calls",
+    "kind": "commission",
+    "measure": {"metric": "activity:call"},
+    "rate": "5",
+}
+
+
+async def test_an_activity_counts_for_its_resolved_owner() -> None:
+    store = empty()
+    await consume(store, plan_version(CALLS), payee("ann", crm_ids=["generic:ann"]))
+
+    await consume(store, activity("A1", owner="generic:ann"), activity("A2", owner="ann"))
+
+    assert [(row.payee, row.component, row.amount) for row in ledger_rows(store)] == [
+        ("ann", "calls", Decimal("10"))
+    ]
+
+
+async def test_a_repeated_activity_is_held_once_and_leaves_no_work() -> None:
+    store = empty()
+    await consume(store, plan_version(CALLS), payee("ann"), activity("A1"))
+    uow = fake_uow(store)
+    async with uow:
+        await on_activity(uow, activity("A1"))
+        assert PENDING not in uow.state
+        await on_activity(uow, activity("A2"))
+        assert uow.state[PENDING] == Pending(everything=True)
+    assert ledger_total(store) == Decimal("5")
