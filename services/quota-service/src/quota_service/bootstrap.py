@@ -1,4 +1,4 @@
-"""The composition root of quota-service."""
+"""The composition root of quota-service: tables, repositories, consumers, routers."""
 
 from __future__ import annotations
 
@@ -6,28 +6,30 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from provisio_common.service import ConsumerSpec, ServiceRuntime, create_app
-from provisio_common.topics import CREDITS
-from quota_service.adapters.tables import inbox, outbox
+from provisio_common.service import ServiceRuntime, create_app
+from quota_service.adapters.repositories import sql_repositories
+from quota_service.adapters.tables import shared
 from quota_service.api import attainment, fx, payees, plans, quotas
-from quota_service.consumers.handlers import on_credit
+from quota_service.consumers.spec import consumers
 from quota_service.settings import QuotaSettings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "alembic"
 
 
 def build_app(settings: QuotaSettings | None = None) -> FastAPI:
+    """The quota-service app (`GET /dlq` and `POST /dlq/{id}/replay` come with `create_app`)."""
+
     def runtime() -> ServiceRuntime:
         return ServiceRuntime(
             settings=settings or QuotaSettings(),
-            outbox=outbox,
-            inbox=inbox,
-            consumers=[ConsumerSpec("quota-service", {CREDITS.name: on_credit})],
+            tables=shared,
+            repositories=sql_repositories,
+            consumers=consumers(),
         )
 
     return create_app(
         title="quota-service",
-        description="Payees, the manager hierarchy, plans (versioned), quotas, attainment.",
+        description="Payees, the manager hierarchy, plans (versioned), quotas, fx rates, attainment.",
         runtime_factory=runtime,
         routers=[plans.router, payees.router, quotas.router, fx.router, attainment.router],
     )

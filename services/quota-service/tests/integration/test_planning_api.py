@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass
+from collections.abc import Awaitable
 
 import httpx
-import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from quota_http import Quota
 
-from provisio_common.auth import mint_token
 from provisio_common.db import create_engine
-from provisio_common.migrations import upgrade
+from provisio_common.embedded import EmbeddedBroker
 from provisio_common.settings import ProvisioSettings
-from provisio_common.testing.plugin import serve
-from quota_service.bootstrap import MIGRATIONS, build_app
-from quota_service.settings import QuotaSettings
+from provisio_common.testing.plugin import eventually
 
 PLAN = """
 id: ae
@@ -32,23 +27,6 @@ components:
     measure: {metric: amount}
     rate: 0.10
 """
-
-
-@dataclass
-class Quota:
-    url: str
-    settings: QuotaSettings
-
-    def headers(self, role: str = "admin", sub: str = "admin") -> dict[str, str]:
-        return {"Authorization": f"Bearer {mint_token(self.settings, sub, role)}"}  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def quota(fresh_db, base_settings: ProvisioSettings) -> AsyncIterator[Quota]:
-    settings = QuotaSettings(**{**base_settings.model_dump(), "database": await fresh_db("quota")})
-    await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)
-    async with serve(build_app(settings)) as url:
-        yield Quota(url, settings)
 
 
 async def rows(quota: Quota, sql: str) -> int:
@@ -166,13 +144,15 @@ async def test_quota_needs_a_known_payee_a_period_and_a_decimal_string(quota: Qu
     assert await rows(quota, "SELECT count(*) FROM quotas") == 1
 
 
-async def test_health_readiness_and_metrics(quota: Quota, broker) -> None:  # type: ignore[no-untyped-def]
+async def test_health_readiness_and_metrics(quota: Quota, broker: EmbeddedBroker) -> None:
     async with httpx.AsyncClient() as client:
         assert (await client.get(f"{quota.url}/healthz")).json() == {"status": "ok"}
         ready = await client.get(f"{quota.url}/readyz")
         assert ready.status_code == 200
         assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
         await client.get(f"{quota.url}/payees", headers=quota.headers())
+        assert (await client.get(f"{quota.url}/dlq", headers=quota.headers("ops", "o"))).json() == []
+        assert (await client.get(f"{quota.url}/dlq", headers=quota.headers("rep", "r"))).status_code == 403
         metrics = (await client.get(f"{quota.url}/metrics")).text
         assert 'provisio_http_requests_total{method="GET",route="/payees"' in metrics
         assert "provisio_outbox_backlog_rows" in metrics
@@ -181,6 +161,15 @@ async def test_health_readiness_and_metrics(quota: Quota, broker) -> None:  # ty
         not_ready = await client.get(f"{quota.url}/readyz", timeout=10)
         assert not_ready.status_code == 503
         assert not_ready.json()["checks"]["broker"] != "ok"
+        # The broker back: ready again. (It also lets the app stop cleanly: with the broker
+        # gone, aiokafka's consumer stop raises CancelledError, which ServiceRuntime.stop does
+        # not suppress, so the producer would be left unclosed.)
+        broker.start()
+
+        async def ready_again() -> bool:
+            return (await client.get(f"{quota.url}/readyz", timeout=10)).status_code == 200
+
+        await eventually(ready_again)
 
 
 async def test_fx_rate_needs_iso_codes_and_a_positive_decimal_and_is_published(quota: Quota) -> None:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from provisio_common.tables import audit_table, inbox_table, outbox_table
+from provisio_common.tables import shared_tables
 
 metadata = sa.MetaData()
-outbox = outbox_table(metadata)
-inbox = inbox_table(metadata)
-audit = audit_table(metadata)
+shared = shared_tables(metadata)
 
 payees = sa.Table(
     "payees",
@@ -53,6 +51,7 @@ credits = sa.Table(
     sa.Column("currency", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("close_date", sa.Date, nullable=True),
+    sa.Index("credits_payee_close", "payee", "close_date"),
 )
 
 fx_rates = sa.Table(

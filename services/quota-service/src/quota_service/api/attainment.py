@@ -2,62 +2,46 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
-
-import sqlalchemy as sa
 from fastapi import APIRouter
+from pydantic import BaseModel
 
-from provisio_calc.periods import period_bounds
-from provisio_common.auth import CurrentPrincipal, ensure_may_see
-from provisio_common.deps import Session
+from provisio_common.auth import CurrentPrincipal
+from provisio_common.deps import UoW
 from provisio_common.money import format_amount
-from provisio_common.problems import invalid
-from quota_service.adapters.tables import credits, payees, quotas
-from quota_service.domain.attainment import attainment
-from quota_service.domain.periods import is_period
+from provisio_common.problems import problem_responses
+from quota_service.service_layer.attainment import attainment_of
 
 router = APIRouter(tags=["attainment"])
 
 
-async def may_see(session: Session, principal: CurrentPrincipal, payee: str) -> None:
-    rows = (await session.execute(sa.select(payees.c.id, payees.c.manager))).all()
-    ensure_may_see(principal, payee, {r.id: r.manager for r in rows})
+class AttainmentView(BaseModel):
+    """Won value credited in the period, the quota, and value / quota x 100 (null without a quota)."""
+
+    payee: str
+    period: str
+    value: str
+    quota: str | None
+    attainment: str | None
 
 
-@router.get("/attainment/{payee}/{period}")
-async def get_attainment(
-    payee: str, period: str, session: Session, principal: CurrentPrincipal
-) -> dict[str, Any]:
+@router.get(
+    "/attainment/{payee}/{period}",
+    response_model=AttainmentView,
+    responses=problem_responses(401, 403, 422),
+)
+async def get_attainment(payee: str, period: str, uow: UoW, principal: CurrentPrincipal) -> AttainmentView:
     """Won deals credited to the payee with close date in the period, against the quota.
 
     Calendar dates as the CRM sent them; the plan-exact attainment of each component is
     in the ledger entries' explanations.
+
+    Roles: admin, ops, payroll, manager (their subtree), rep (themselves).
     """
-    if not is_period(period):
-        raise invalid([{"field": "period", "message": "use 2027, 2027-H1, 2027-Q1 or 2027-01"}])
-    await may_see(session, principal, payee)
-    first, last = period_bounds(period)
-    value = (
-        await session.execute(
-            sa.select(sa.func.coalesce(sa.func.sum(credits.c.amount), 0)).where(
-                credits.c.payee == payee,
-                credits.c.status == "won",
-                credits.c.close_date.between(first, last),
-            )
-        )
-    ).scalar_one()
-    quota = (
-        await session.execute(
-            sa.select(quotas.c.amount).where(quotas.c.payee == payee, quotas.c.period == period)
-        )
-    ).scalar()
-    value = Decimal(value)
-    pct = attainment(value, None if quota is None else Decimal(quota))
-    return {
-        "payee": payee,
-        "period": period,
-        "value": format_amount(value),
-        "quota": None if quota is None else format_amount(Decimal(quota)),
-        "attainment": None if pct is None else format_amount(pct),
-    }
+    seen = await attainment_of(uow, principal, payee, period)
+    return AttainmentView(
+        payee=seen.payee,
+        period=seen.period,
+        value=format_amount(seen.value),
+        quota=None if seen.quota is None else format_amount(seen.quota),
+        attainment=None if seen.attainment is None else format_amount(seen.attainment),
+    )

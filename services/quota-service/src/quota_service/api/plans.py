@@ -1,20 +1,17 @@
-"""Plans: versioned, effective-dated documents (YAML or JSON), validated by libs/calc."""
+"""Plans: `PUT /plans/{id}` (YAML or JSON), `GET /plans`, `GET /plans/{id}`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
 
-from provisio_calc import PlanInvalid, load_plan
-from provisio_common.audit import record_audit
-from provisio_common.events import PlanVersion, envelope
-from provisio_common.outbox import add_to_outbox
-from provisio_common.problems import Problem, invalid
-from provisio_common.topics import PLANS
-from quota_service.adapters.tables import audit, outbox, plan_versions
-from quota_service.api.deps import Admin, Reader, Session
+from provisio_common.deps import UoW
+from provisio_common.problems import Problem, invalid, problem_responses
+from quota_service.api.deps import Admin, Reader, put_responses
+from quota_service.domain.plans import StoredPlanVersion
+from quota_service.service_layer import plans
 
 router = APIRouter(tags=["plans"])
 
@@ -30,24 +27,41 @@ PLAN_BODY = {
 MAX_PLAN_BYTES = 256 * 1024
 
 
-def _version_view(row: Any) -> dict[str, Any]:
-    return {
-        "plan_id": row.plan_id,
-        "version": row.version,
-        "created_at": row.created_at.isoformat(),
-        "created_by": row.created_by,
-        "document": row.document,
-    }
+class PlanVersionView(BaseModel):
+    """One stored version of a plan: its normalized document."""
+
+    plan_id: str
+    version: int
+    created_at: str
+    created_by: str
+    document: dict[str, Any]
 
 
-@router.put("/plans/{plan_id}", openapi_extra=PLAN_BODY)
+def _view(stored: StoredPlanVersion) -> PlanVersionView:
+    return PlanVersionView(
+        plan_id=stored.plan_id,
+        version=stored.version,
+        created_at=stored.created_at.isoformat(),
+        created_by=stored.created_by,
+        document=stored.document,
+    )
+
+
+@router.put(
+    "/plans/{plan_id}",
+    openapi_extra=PLAN_BODY,
+    response_model=PlanVersionView,
+    responses=put_responses(PlanVersionView, 401, 403, 413, 422),
+)
 async def put_plan(
-    plan_id: str, request: Request, session: Session, principal: Admin, response: Response
-) -> dict[str, Any]:
+    plan_id: str, request: Request, uow: UoW, principal: Admin, response: Response
+) -> PlanVersionView:
     """Store a new version of a plan (201), or 200 with the current version if unchanged.
 
     The whole document is validated first; a bad plan is refused with every problem,
     each naming its path (`components[2].tiers.bands[1].to`).
+
+    Roles: admin.
     """
     raw = await request.body()
     if len(raw) > MAX_PLAN_BYTES:
@@ -56,78 +70,26 @@ async def put_plan(
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise invalid([{"field": "body", "message": "not UTF-8 text"}]) from exc
-    try:
-        plan = load_plan(text, filename=f"{plan_id}")
-    except PlanInvalid as exc:
-        raise invalid(
-            [{"field": p.path, "message": p.message} for p in exc.problems], detail="the plan is not valid"
-        ) from exc
-    if plan.id != plan_id:
-        raise invalid([{"field": "id", "message": f"must equal the plan id in the URL ({plan_id!r})"}])
-    document = plan.document()
-    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(plan_id))))
-    latest = (
-        await session.execute(
-            sa.select(plan_versions)
-            .where(plan_versions.c.plan_id == plan_id)
-            .order_by(plan_versions.c.version.desc())
-            .limit(1)
-        )
-    ).first()
-    if latest is not None and latest.document == document:
-        response.status_code = 200
-        return _version_view(latest)
-    version = 1 if latest is None else latest.version + 1
-    row = (
-        await session.execute(
-            plan_versions.insert()
-            .values(
-                plan_id=plan_id,
-                version=version,
-                document=document,
-                source_text=text,
-                created_by=principal.sub,
-            )
-            .returning(*plan_versions.c)
-        )
-    ).one()
-    payload = PlanVersion(plan_id=plan_id, version=version, document=document, created_at=row.created_at)
-    await add_to_outbox(
-        session, outbox, PLANS.name, plan_id, envelope("plan.version", "quota-service", plan_id, payload)
-    )
-    await record_audit(
-        session,
-        audit,
-        principal,
-        "plan.put",
-        f"plan:{plan_id}",
-        latest.document if latest else None,
-        document,
-    )
-    response.status_code = 201
-    return _version_view(row)
+    put = await plans.put_plan(uow, principal, plan_id, text)
+    response.status_code = 201 if put.created else 200
+    return _view(put.value)
 
 
-@router.get("/plans")
-async def list_plans(session: Session, principal: Reader) -> list[dict[str, Any]]:
-    """Every plan at its latest version."""
-    latest = (
-        sa.select(plan_versions)
-        .distinct(plan_versions.c.plan_id)
-        .order_by(plan_versions.c.plan_id, plan_versions.c.version.desc())
-    )
-    return [_version_view(r) for r in (await session.execute(latest)).all()]
+@router.get("/plans", response_model=list[PlanVersionView], responses=problem_responses(401, 403))
+async def list_plans(uow: UoW, principal: Reader) -> list[PlanVersionView]:
+    """Every plan at its latest version.
+
+    Roles: admin, ops, manager, payroll.
+    """
+    return [_view(stored) for stored in await plans.list_plans(uow)]
 
 
-@router.get("/plans/{plan_id}")
-async def get_plan(
-    plan_id: str, session: Session, principal: Reader, version: int | None = None
-) -> dict[str, Any]:
-    """The latest version of a plan, or `?version=N`."""
-    query = sa.select(plan_versions).where(plan_versions.c.plan_id == plan_id)
-    if version is not None:
-        query = query.where(plan_versions.c.version == version)
-    row = (await session.execute(query.order_by(plan_versions.c.version.desc()).limit(1))).first()
-    if row is None:
-        raise Problem(404, f"no plan {plan_id!r}" + (f" version {version}" if version else ""))
-    return _version_view(row)
+@router.get(
+    "/plans/{plan_id}", response_model=PlanVersionView, responses=problem_responses(401, 403, 404, 422)
+)
+async def get_plan(plan_id: str, uow: UoW, principal: Reader, version: int | None = None) -> PlanVersionView:
+    """The latest version of a plan, or `?version=N`.
+
+    Roles: admin, ops, manager, payroll.
+    """
+    return _view(await plans.get_plan(uow, plan_id, version))

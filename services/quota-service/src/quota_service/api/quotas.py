@@ -1,93 +1,71 @@
-"""Quotas: one amount per payee and period, in the plan currency."""
+"""Quotas: `PUT /quotas/{payee}/{period}`, `GET /quotas`, `GET /quotas/{payee}/{period}`."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import sqlalchemy as sa
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.dialects.postgresql import insert
 
-from provisio_common.audit import record_audit
-from provisio_common.events import Amount, QuotaRecord, envelope
-from provisio_common.outbox import add_to_outbox
-from provisio_common.problems import Problem, invalid
-from provisio_common.topics import QUOTAS
-from quota_service.adapters.tables import audit, outbox, payees, quotas
-from quota_service.api.deps import Admin, Reader, Session
-from quota_service.domain.periods import is_period
+from provisio_common.deps import UoW
+from provisio_common.events import Amount
+from provisio_common.money import plain_decimal
+from provisio_common.problems import problem_responses
+from quota_service.api.deps import Admin, Reader, put_responses
+from quota_service.domain.quotas import Quota
+from quota_service.service_layer import quotas
 
 router = APIRouter(tags=["quotas"])
 
 
 class QuotaIn(BaseModel):
+    """The body of `PUT /quotas/{payee}/{period}`: a decimal string."""
+
     model_config = ConfigDict(extra="forbid")
     amount: Amount
 
 
-def _view(payee: str, period: str, amount: Any) -> dict[str, Any]:
-    return {"payee": payee, "period": period, "amount": str(amount)}
+class QuotaView(BaseModel):
+    """A payee's quota for a period, in the plan currency."""
+
+    payee: str
+    period: str
+    amount: str
 
 
-@router.put("/quotas/{payee}/{period}")
+def _view(quota: Quota) -> QuotaView:
+    return QuotaView(payee=quota.payee, period=quota.period, amount=plain_decimal(quota.amount))
+
+
+@router.put(
+    "/quotas/{payee}/{period}",
+    response_model=QuotaView,
+    responses=put_responses(QuotaView, 401, 403, 422),
+)
 async def put_quota(
-    payee: str, period: str, body: QuotaIn, session: Session, principal: Admin, response: Response
-) -> dict[str, Any]:
-    """Set a payee's quota for a period ("2027", "2027-H1", "2027-Q1" or "2027-01")."""
-    if not is_period(period):
-        raise invalid([{"field": "period", "message": "use 2027, 2027-H1, 2027-Q1 or 2027-01"}])
-    if body.amount < 0:
-        raise invalid([{"field": "amount", "message": "must not be negative"}])
-    exists = (await session.execute(sa.select(payees.c.id).where(payees.c.id == payee))).first()
-    if exists is None:
-        raise invalid([{"field": "payee", "message": f"no payee {payee!r}"}])
-    key = (quotas.c.payee == payee) & (quotas.c.period == period)
-    before = (await session.execute(sa.select(quotas.c.amount).where(key).with_for_update())).scalar()
-    response.status_code = 201 if before is None else 200
-    if before is not None and before == body.amount:
-        return _view(payee, period, before)
-    await session.execute(
-        insert(quotas)
-        .values(payee=payee, period=period, amount=body.amount)
-        .on_conflict_do_update(
-            index_elements=[quotas.c.payee, quotas.c.period],
-            set_={"amount": body.amount, "updated_at": sa.func.now()},
-        )
-    )
-    record = QuotaRecord(payee=payee, period=period, amount=body.amount)
-    await add_to_outbox(
-        session,
-        outbox,
-        QUOTAS.name,
-        f"{payee}:{period}",
-        envelope("quota", "quota-service", f"{payee}:{period}", record),
-    )
-    await record_audit(
-        session,
-        audit,
-        principal,
-        "quota.put",
-        f"quota:{payee}:{period}",
-        None if before is None else str(before),
-        str(body.amount),
-    )
-    return _view(payee, period, body.amount)
+    payee: str, period: str, body: QuotaIn, uow: UoW, principal: Admin, response: Response
+) -> QuotaView:
+    """Set a payee's quota for a period ("2027", "2027-H1", "2027-Q1" or "2027-01"): 201
+    when new, 200 when replaced or unchanged; publishes it on `quotas.v1`.
+
+    Roles: admin.
+    """
+    put = await quotas.put_quota(uow, principal, payee, period, body.amount)
+    response.status_code = 201 if put.created else 200
+    return _view(put.value)
 
 
-@router.get("/quotas")
-async def list_quotas(session: Session, principal: Reader, payee: str | None = None) -> list[dict[str, Any]]:
-    query = sa.select(quotas).order_by(quotas.c.payee, quotas.c.period)
-    if payee is not None:
-        query = query.where(quotas.c.payee == payee)
-    return [_view(r.payee, r.period, r.amount) for r in (await session.execute(query)).all()]
+@router.get("/quotas", response_model=list[QuotaView], responses=problem_responses(401, 403))
+async def list_quotas(uow: UoW, principal: Reader, payee: str | None = None) -> list[QuotaView]:
+    """Quotas by payee and period; `?payee=` keeps one payee's.
+
+    Roles: admin, ops, manager, payroll.
+    """
+    return [_view(q) for q in await quotas.list_quotas(uow, payee)]
 
 
-@router.get("/quotas/{payee}/{period}")
-async def get_quota(payee: str, period: str, session: Session, principal: Reader) -> dict[str, Any]:
-    row = (
-        await session.execute(sa.select(quotas).where(quotas.c.payee == payee, quotas.c.period == period))
-    ).first()
-    if row is None:
-        raise Problem(404, f"no quota for {payee!r} in {period!r}")
-    return _view(row.payee, row.period, row.amount)
+@router.get("/quotas/{payee}/{period}", response_model=QuotaView, responses=problem_responses(401, 403, 404))
+async def get_quota(payee: str, period: str, uow: UoW, principal: Reader) -> QuotaView:
+    """One payee's quota for one period.
+
+    Roles: admin, ops, manager, payroll.
+    """
+    return _view(await quotas.get_quota(uow, payee, period))

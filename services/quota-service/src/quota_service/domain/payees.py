@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -45,6 +46,15 @@ class PayeeIn(BaseModel):
         return value
 
 
+@dataclass(frozen=True)
+class PayeeLink:
+    """Where a payee sits: its manager and the CRM user references mapped to it."""
+
+    id: str
+    manager: str | None
+    crm_ids: tuple[str, ...]
+
+
 def manager_cycle(payee_id: str, manager: str | None, managers: Mapping[str, str | None]) -> bool:
     """True if making `manager` the manager of `payee_id` closes a loop in the hierarchy."""
     seen = {payee_id}
@@ -55,3 +65,26 @@ def manager_cycle(payee_id: str, manager: str | None, managers: Mapping[str, str
         seen.add(current)
         current = managers.get(current)
     return False
+
+
+def manager_problem(payee_id: str, manager: str | None, managers: Mapping[str, str | None]) -> str | None:
+    """Why `manager` cannot manage `payee_id` (unknown, or a loop), or None if it can."""
+    if manager is None:
+        return None
+    if manager not in managers:
+        return f"no payee {manager!r}"
+    if manager_cycle(payee_id, manager, managers):
+        return "would make a management loop"
+    return None
+
+
+def crm_ids_taken(
+    payee_id: str, crm_ids: Iterable[str], links: Iterable[PayeeLink]
+) -> tuple[str, list[str]] | None:
+    """The first other payee already mapped to one of `crm_ids`, with those ids; None if none is."""
+    wanted = set(crm_ids)
+    for link in links:
+        taken = set(link.crm_ids) & wanted
+        if link.id != payee_id and taken:
+            return link.id, sorted(taken)
+    return None

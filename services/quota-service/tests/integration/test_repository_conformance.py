@@ -1,0 +1,330 @@
+"""One conformance suite per repository of quota-service, run against the in-memory fakes
+(`quota_fakes`) and the SQL implementations on the real embedded Postgres, so the fakes
+the unit tests use cannot drift from the database.
+
+The Postgres database is shared by the whole module (migrated once); every test uses keys
+of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Callable
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from quota_fakes import fake_store, fake_uow
+
+from provisio_common.db import create_engine, session_factory
+from provisio_common.embedded import EmbeddedPostgres
+from provisio_common.migrations import upgrade
+from provisio_common.settings import ProvisioSettings
+from provisio_common.testing.plugin import CreateDb
+from provisio_common.uow import SqlUnitOfWork
+from quota_service.adapters.repositories import QuotaRepositories, sql_repositories
+from quota_service.adapters.tables import shared
+from quota_service.bootstrap import MIGRATIONS
+from quota_service.domain.credits import Credit
+from quota_service.domain.fx import FxRate
+from quota_service.domain.payees import PayeeLink
+from quota_service.domain.quotas import Quota
+from quota_service.service_layer.changes import QuotaUoW
+
+NewUoW = Callable[[], QuotaUoW]
+_serial = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+async def sql_uow(module_db: CreateDb, embedded_pg: EmbeddedPostgres) -> AsyncIterator[NewUoW]:
+    url = ProvisioSettings(pg_port=embedded_pg.port).dsn(await module_db("quota_repos"))
+    await asyncio.to_thread(upgrade, MIGRATIONS, url)
+    engine = create_engine(url, pool_size=2)
+    sessions = session_factory(engine)
+
+    def new() -> QuotaUoW:
+        return SqlUnitOfWork[QuotaRepositories](
+            sessions=sessions, tables=shared, source="quota-service", repositories=sql_repositories
+        )
+
+    yield new
+    await engine.dispose()
+
+
+@pytest.fixture(params=["memory", "sql"])
+def new_uow(request: pytest.FixtureRequest) -> NewUoW:
+    if request.param == "sql":
+        sql: NewUoW = request.getfixturevalue("sql_uow")
+        return sql
+    store = fake_store()
+    return lambda: fake_uow(store)
+
+
+@pytest.fixture
+def key() -> str:
+    """A prefix no other test of the module uses (lower case: ordering is the same
+    under any collation)."""
+    return f"k{next(_serial):04d}"
+
+
+def unique_day() -> date:
+    return date(2100, 1, 1) + timedelta(days=10 * next(_serial))
+
+
+class TestPlanVersions:
+    async def test_added_versions_are_read_back_latest_first(self, new_uow: NewUoW, key: str) -> None:
+        plan = f"{key}-plan"
+        document: dict[str, Any] = {"id": plan, "components": [{"rate": "0.10", "tiers": None}]}
+        async with new_uow() as uow:
+            await uow.repos.plans.lock(plan)
+            assert await uow.repos.plans.latest(plan) is None
+            first = await uow.repos.plans.add(plan, 1, document, "id: x\n", "ada")
+            second = await uow.repos.plans.add(plan, 2, {**document, "currency": "EUR"}, "y", "bob")
+            await uow.commit()
+        assert (first.plan_id, first.version, first.document, first.source_text, first.created_by) == (
+            plan,
+            1,
+            document,
+            "id: x\n",
+            "ada",
+        )
+        assert first.created_at.tzinfo is not None
+        async with new_uow() as uow:
+            latest = await uow.repos.plans.latest(plan)
+            assert latest == second and latest.document["currency"] == "EUR"
+            assert await uow.repos.plans.version(plan, 1) == first
+            assert await uow.repos.plans.version(plan, 3) is None
+
+    async def test_latest_of_each_gives_every_plan_once_at_its_newest_version(
+        self, new_uow: NewUoW, key: str
+    ) -> None:
+        async with new_uow() as uow:
+            for plan, versions in ((f"{key}-b", 3), (f"{key}-a", 1)):
+                for version in range(1, versions + 1):
+                    await uow.repos.plans.add(plan, version, {"v": version}, "", "ada")
+            await uow.commit()
+        async with new_uow() as uow:
+            mine = [p for p in await uow.repos.plans.latest_of_each() if p.plan_id.startswith(key)]
+        assert [(p.plan_id, p.version, p.document) for p in mine] == [
+            (f"{key}-a", 1, {"v": 1}),
+            (f"{key}-b", 3, {"v": 3}),
+        ]
+
+    async def test_a_version_not_committed_is_not_kept(self, new_uow: NewUoW, key: str) -> None:
+        async with new_uow() as uow:
+            await uow.repos.plans.add(f"{key}-gone", 1, {}, "", "ada")
+        async with new_uow() as uow:
+            assert await uow.repos.plans.latest(f"{key}-gone") is None
+
+
+class TestPayees:
+    async def test_a_put_payee_is_read_back_whole(self, new_uow: NewUoW, key: str) -> None:
+        boss, ann = f"{key}-boss", f"{key}-ann"
+        document: dict[str, Any] = {
+            "id": ann,
+            "name": "Ann",
+            "manager": boss,
+            "assignments": [{"plan": "ae", "valid_from": "2027-01-01", "valid_to": None}],
+            "active": True,
+        }
+        async with new_uow() as uow:
+            await uow.repos.payees.lock_hierarchy()
+            assert not await uow.repos.payees.exists(ann)
+            await uow.repos.payees.put(boss, {"id": boss}, None, [])
+            await uow.repos.payees.put(ann, document, boss, [f"hubspot:{key}", f"generic:{key}"])
+            await uow.commit()
+        async with new_uow() as uow:
+            assert await uow.repos.payees.exists(ann)
+            assert await uow.repos.payees.document(ann) == document
+            assert await uow.repos.payees.document(f"{key}-nobody") is None
+            links = [link for link in await uow.repos.payees.links() if link.id.startswith(key)]
+            managers = await uow.repos.payees.managers()
+            documents = [d for d in await uow.repos.payees.documents() if d["id"].startswith(key)]
+        assert links == [
+            PayeeLink(ann, boss, (f"hubspot:{key}", f"generic:{key}")),
+            PayeeLink(boss, None, ()),
+        ]
+        assert (managers[ann], managers[boss]) == (boss, None)
+        assert documents == [document, {"id": boss}]
+
+    async def test_a_put_replaces_document_manager_and_crm_ids(self, new_uow: NewUoW, key: str) -> None:
+        ann = f"{key}-ann"
+        async with new_uow() as uow:
+            await uow.repos.payees.put(ann, {"id": ann, "v": 1}, "x", [f"hubspot:{key}"])
+            await uow.commit()
+        async with new_uow() as uow:
+            await uow.repos.payees.lock_hierarchy()
+            await uow.repos.payees.put(ann, {"id": ann, "v": 2}, None, [])
+            await uow.commit()
+        async with new_uow() as uow:
+            assert await uow.repos.payees.document(ann) == {"id": ann, "v": 2}
+            assert [link for link in await uow.repos.payees.links() if link.id == ann] == [
+                PayeeLink(ann, None, ())
+            ]
+            assert (await uow.repos.payees.managers())[ann] is None
+
+
+class TestQuotas:
+    async def test_a_put_quota_is_read_back_with_its_exact_amount(self, new_uow: NewUoW, key: str) -> None:
+        quota = Quota(f"{key}-ann", "2027-Q1", Decimal("150000.50"))
+        async with new_uow() as uow:
+            assert await uow.repos.quotas.get(quota.payee, quota.period, for_update=True) is None
+            await uow.repos.quotas.put(quota)
+            await uow.commit()
+        async with new_uow() as uow:
+            got = await uow.repos.quotas.get(quota.payee, quota.period)
+            assert got == quota and got is not None and str(got.amount) == "150000.50"
+            assert await uow.repos.quotas.get(quota.payee, "2027-Q2") is None
+
+    async def test_a_put_replaces_the_amount(self, new_uow: NewUoW, key: str) -> None:
+        async with new_uow() as uow:
+            await uow.repos.quotas.put(Quota(f"{key}-ann", "2027", Decimal("1")))
+            await uow.commit()
+        async with new_uow() as uow:
+            held = await uow.repos.quotas.get(f"{key}-ann", "2027", for_update=True)
+            assert held is not None and held.amount == Decimal("1")
+            await uow.repos.quotas.put(Quota(f"{key}-ann", "2027", Decimal("2")))
+            await uow.commit()
+        async with new_uow() as uow:
+            assert await uow.repos.quotas.get(f"{key}-ann", "2027") == Quota(
+                f"{key}-ann", "2027", Decimal("2")
+            )
+
+    async def test_quotas_are_found_by_payee_and_period(self, new_uow: NewUoW, key: str) -> None:
+        rows = [(f"{key}-bob", "2027"), (f"{key}-ann", "2027-Q2"), (f"{key}-ann", "2027-Q1")]
+        async with new_uow() as uow:
+            for payee, period in rows:
+                await uow.repos.quotas.put(Quota(payee, period, Decimal("10")))
+            await uow.commit()
+        async with new_uow() as uow:
+            everyone = [(q.payee, q.period) for q in await uow.repos.quotas.find() if q.payee.startswith(key)]
+            ann = [q.period for q in await uow.repos.quotas.find(f"{key}-ann")]
+        assert everyone == sorted(rows)
+        assert ann == ["2027-Q1", "2027-Q2"]
+
+
+class TestFxRates:
+    async def test_a_put_rate_is_read_back_and_replaced(self, new_uow: NewUoW) -> None:
+        day = unique_day()
+        async with new_uow() as uow:
+            assert await uow.repos.fx_rates.get(day, "EUR", "USD", for_update=True) is None
+            await uow.repos.fx_rates.put(FxRate(day, "EUR", "USD", Decimal("1.0825")))
+            await uow.commit()
+        async with new_uow() as uow:
+            held = await uow.repos.fx_rates.get(day, "EUR", "USD", for_update=True)
+            assert held == FxRate(day, "EUR", "USD", Decimal("1.0825"))
+            assert await uow.repos.fx_rates.get(day, "USD", "EUR") is None
+            await uow.repos.fx_rates.put(FxRate(day, "EUR", "USD", Decimal("1.09")))
+            await uow.commit()
+        async with new_uow() as uow:
+            assert await uow.repos.fx_rates.get(day, "EUR", "USD") == FxRate(
+                day, "EUR", "USD", Decimal("1.09")
+            )
+
+    async def test_rates_are_listed_by_day_then_source(self, new_uow: NewUoW) -> None:
+        first = unique_day()
+        later = first + timedelta(days=1)
+        rates = [
+            FxRate(later, "EUR", "USD", Decimal("1.1")),
+            FxRate(first, "GBP", "USD", Decimal("1.3")),
+            FxRate(first, "EUR", "USD", Decimal("1.08")),
+        ]
+        async with new_uow() as uow:
+            for rate in rates:
+                await uow.repos.fx_rates.put(rate)
+            await uow.commit()
+        async with new_uow() as uow:
+            mine = [r for r in await uow.repos.fx_rates.all_rates() if first <= r.day <= later]
+        assert mine == [rates[2], rates[1], rates[0]]
+
+
+def credit(
+    key: str,
+    deal: str,
+    revision: int,
+    amount: str,
+    *,
+    payee: str = "ann",
+    status: str = "won",
+    currency: str = "USD",
+    close_date: date | None = date(2027, 2, 10),
+) -> Credit:
+    return Credit(f"{key}-{deal}", f"{key}-{payee}", revision, Decimal(amount), currency, status, close_date)
+
+
+class TestCredits:
+    async def test_a_credit_is_replaced_by_the_same_or_a_newer_revision_only(
+        self, new_uow: NewUoW, key: str
+    ) -> None:
+        async with new_uow() as uow:
+            await uow.repos.credits.keep_latest(credit(key, "d1", 2, "200"))
+            await uow.commit()
+        for revision, amount in ((1, "100"), (2, "210"), (3, "300"), (2, "999")):
+            async with new_uow() as uow:
+                await uow.repos.credits.keep_latest(credit(key, "d1", revision, amount, status="lost"))
+                await uow.commit()
+        async with new_uow() as uow:
+            assert await uow.repos.credits.get(f"{key}-d1", f"{key}-ann") == credit(
+                key, "d1", 3, "300", status="lost"
+            )
+            assert await uow.repos.credits.get(f"{key}-d1", f"{key}-bob") is None
+
+    async def test_won_value_sums_won_credits_closing_in_the_range(self, new_uow: NewUoW, key: str) -> None:
+        async with new_uow() as uow:
+            for kept in (
+                credit(key, "in", 1, "250.25"),
+                credit(key, "first-day", 1, "100", close_date=date(2027, 1, 1)),
+                credit(key, "last-day", 1, "50", close_date=date(2027, 3, 31), currency="EUR"),
+                credit(key, "lost", 1, "999", status="lost"),
+                credit(key, "after", 1, "999", close_date=date(2027, 4, 1)),
+                credit(key, "undated", 1, "999", close_date=None),
+                credit(key, "other", 1, "999", payee="bob"),
+            ):
+                await uow.repos.credits.keep_latest(kept)
+            await uow.commit()
+        async with new_uow() as uow:
+            value = await uow.repos.credits.won_value(f"{key}-ann", date(2027, 1, 1), date(2027, 3, 31))
+            nothing = await uow.repos.credits.won_value(f"{key}-cy", date(2027, 1, 1), date(2027, 3, 31))
+        assert value == Decimal("400.25")
+        assert nothing == 0 and isinstance(nothing, Decimal)
+
+
+class TestSqlLocks:
+    """What only Postgres can show: the locks writers take."""
+
+    async def test_hierarchy_and_plan_locks_are_held_until_the_transaction_ends(
+        self, sql_uow: NewUoW
+    ) -> None:
+        async with sql_uow() as uow:
+            assert isinstance(uow, SqlUnitOfWork)
+            await uow.repos.payees.lock_hierarchy()
+            await uow.repos.plans.lock("some-plan")
+            held = (
+                await uow.session.execute(
+                    sa.text(
+                        "SELECT locktype, mode FROM pg_locks WHERE pid = pg_backend_pid() "
+                        "AND (relation = 'payees'::regclass OR locktype = 'advisory') ORDER BY locktype"
+                    )
+                )
+            ).all()
+            assert [tuple(row) for row in held] == [
+                ("advisory", "ExclusiveLock"),
+                ("relation", "ShareRowExclusiveLock"),
+            ]
+
+    async def test_a_second_hierarchy_writer_waits_for_the_first(self, sql_uow: NewUoW) -> None:
+        async with sql_uow() as first:
+            await first.repos.payees.lock_hierarchy()
+
+            async def second_writer() -> None:
+                async with sql_uow() as second:
+                    await second.repos.payees.lock_hierarchy()
+
+            waiting = asyncio.create_task(second_writer())
+            await asyncio.sleep(0.3)
+            assert not waiting.done()
+            await first.commit()
+        await asyncio.wait_for(waiting, 5)
