@@ -1,4 +1,4 @@
-"""The composition root of payout-service."""
+"""The composition root of payout-service: tables, repositories, consumers, routers."""
 
 from __future__ import annotations
 
@@ -6,23 +6,25 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from payout_service.adapters.tables import inbox, outbox
+from payout_service.adapters.repositories import sql_repositories
+from payout_service.adapters.tables import shared
 from payout_service.api import statements
-from payout_service.consumers.handlers import on_ledger_entry, on_payee
+from payout_service.consumers.spec import consumers
 from payout_service.settings import PayoutSettings
-from provisio_common.service import ConsumerSpec, ServiceRuntime, create_app
-from provisio_common.topics import LEDGER, PAYEES
+from provisio_common.service import ServiceRuntime, create_app
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "alembic"
 
 
 def build_app(settings: PayoutSettings | None = None) -> FastAPI:
+    """The app; its runtime (engine, producer, relay, consumer) starts with its lifespan."""
+
     def runtime() -> ServiceRuntime:
         return ServiceRuntime(
             settings=settings or PayoutSettings(),
-            outbox=outbox,
-            inbox=inbox,
-            consumers=[ConsumerSpec("payout-service", {LEDGER.name: on_ledger_entry, PAYEES.name: on_payee})],
+            tables=shared,
+            repositories=sql_repositories,
+            consumers=consumers(),
         )
 
     return create_app(

@@ -1,16 +1,14 @@
-"""payout-service tables: the ledger replica and the payee hierarchy replica."""
+"""payout-service tables: the shared ones, the ledger replica and the payee hierarchy replica."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from provisio_common.tables import audit_table, inbox_table, outbox_table
+from provisio_common.tables import shared_tables
 
 metadata = sa.MetaData()
-outbox = outbox_table(metadata)
-inbox = inbox_table(metadata)
-audit = audit_table(metadata)
+shared = shared_tables(metadata)
 
 ledger_entries = sa.Table(
     "ledger_entries",
@@ -30,6 +28,7 @@ ledger_entries = sa.Table(
     sa.Column("deal", sa.Text, nullable=True),
     sa.Column("explanation", JSONB, nullable=False),
     sa.Column("posted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ledger_entries_statement", "payee", "pay_period"),
 )
 
 payees = sa.Table(
