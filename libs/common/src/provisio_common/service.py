@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from provisio_common import metrics
@@ -189,6 +190,19 @@ class ServiceRuntime:
         return checks
 
 
+class Health(BaseModel):
+    """`/healthz`: the process is alive."""
+
+    status: str
+
+
+class Readiness(BaseModel):
+    """`/readyz`: `ready` when every check is `ok`; each check names what failed."""
+
+    status: str
+    checks: dict[str, str]
+
+
 def create_app(
     *,
     title: str,
@@ -236,18 +250,23 @@ def create_app(
         response.headers["x-request-id"] = rid
         return response
 
-    @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        """The process is alive."""
-        return {"status": "ok"}
+    @app.get("/healthz", tags=["ops"], response_model=Health)
+    async def healthz() -> Health:
+        """The process is alive (the liveness probe). No token."""
+        return Health(status="ok")
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "the database or the broker is unreachable"}},
+    )
     async def readyz(request: Request) -> JSONResponse:
-        """The database and the broker are reachable."""
+        """The database and the broker are reachable (the readiness probe): 200 or 503. No token."""
         checks = await request.app.state.runtime.readiness()
         ready = all(v == "ok" for v in checks.values())
-        body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
-        return JSONResponse(body, status_code=200 if ready else 503)
+        body = Readiness(status="ready" if ready else "not ready", checks=checks)
+        return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     async def prometheus_metrics() -> Response:

@@ -4,9 +4,8 @@ and against the in-memory fake of `calc_fakes`: the same assertions, so fakes ca
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -19,41 +18,32 @@ from calc_engine.bootstrap import MIGRATIONS
 from calc_engine.domain.ledger import LedgerEntry, PostingKey
 from calc_engine.domain.model import HeldDeal, PlanException, RunScope, StoredPlan
 from provisio_calc import CalcException, FxRate, Quota
-from provisio_common.db import create_engine, session_factory
 from provisio_common.embedded import EmbeddedPostgres
-from provisio_common.migrations import upgrade
-from provisio_common.settings import ProvisioSettings
 from provisio_common.testing.fakes import FakeStore, FakeUnitOfWork
-from provisio_common.uow import SqlUnitOfWork, UnitOfWork
+from provisio_common.testing.plugin import CreateDb, migrated_units_of_work, sql_or_fake
+from provisio_common.uow import UnitOfWork
 
 CalcUoWFactory = Callable[[], UnitOfWork[CalcRepositories]]
 
 
 @pytest.fixture(scope="module")
-async def sql_uow(
-    module_db: Callable[[str], Awaitable[str]], embedded_pg: EmbeddedPostgres
-) -> AsyncIterator[CalcUoWFactory]:
-    url = ProvisioSettings(pg_port=embedded_pg.port).dsn(await module_db("calc_repos"))
-    await asyncio.to_thread(upgrade, MIGRATIONS, url)
-    engine = create_engine(url)
-    sessions = session_factory(engine)
-
-    def uow() -> UnitOfWork[CalcRepositories]:
-        return SqlUnitOfWork(
-            sessions=sessions, tables=shared, source="calc-engine", repositories=sql_repositories
-        )
-
-    yield uow
-    await engine.dispose()
+async def sql_uow(module_db: CreateDb, embedded_pg: EmbeddedPostgres) -> AsyncIterator[CalcUoWFactory]:
+    async with migrated_units_of_work(
+        embedded_pg,
+        module_db,
+        "calc_repos",
+        migrations=MIGRATIONS,
+        tables=shared,
+        repositories=sql_repositories,
+        source="calc-engine",
+    ) as units:
+        yield units
 
 
 @pytest.fixture(params=["sql", "fake"])
 def new_uow(request: pytest.FixtureRequest) -> CalcUoWFactory:
-    if request.param == "sql":
-        sql: CalcUoWFactory = request.getfixturevalue("sql_uow")
-        return sql
     store = FakeStore(memory_repositories())
-    return lambda: FakeUnitOfWork(store, "calc-engine")
+    return sql_or_fake(request, "sql_uow", lambda: FakeUnitOfWork(store, "calc-engine"))
 
 
 def unique(prefix: str) -> str:

@@ -17,40 +17,32 @@ from ingest_fakes import fake_store, fake_uow
 from deal_ingest.adapters.repositories import IngestRepositories, sql_repositories
 from deal_ingest.adapters.tables import shared
 from deal_ingest.bootstrap import MIGRATIONS
-from provisio_common.db import create_engine, session_factory
 from provisio_common.embedded import EmbeddedPostgres
 from provisio_common.events import ActivityRecord, DealSnapshot
-from provisio_common.migrations import upgrade
-from provisio_common.settings import ProvisioSettings
-from provisio_common.testing.plugin import CreateDb
-from provisio_common.uow import SqlUnitOfWork, UnitOfWork
+from provisio_common.testing.plugin import CreateDb, migrated_units_of_work, sql_or_fake
+from provisio_common.uow import UnitOfWork
 
 Backend = Callable[[], UnitOfWork[IngestRepositories]]
 
 
 @pytest.fixture(scope="module")
 async def sql_backend(module_db: CreateDb, embedded_pg: EmbeddedPostgres) -> AsyncIterator[Backend]:
-    url = ProvisioSettings(pg_port=embedded_pg.port).dsn(await module_db("ingest_repos"))
-    await asyncio.to_thread(upgrade, MIGRATIONS, url)
-    engine = create_engine(url)
-    sessions = session_factory(engine)
-
-    def uow() -> UnitOfWork[IngestRepositories]:
-        return SqlUnitOfWork(
-            sessions=sessions, tables=shared, source="deal-ingest", repositories=sql_repositories
-        )
-
-    yield uow
-    await engine.dispose()
+    async with migrated_units_of_work(
+        embedded_pg,
+        module_db,
+        "ingest_repos",
+        migrations=MIGRATIONS,
+        tables=shared,
+        repositories=sql_repositories,
+        source="deal-ingest",
+    ) as units:
+        yield units
 
 
 @pytest.fixture(params=["sql", "fake"])
 def backend(request: pytest.FixtureRequest) -> Backend:
-    if request.param == "sql":
-        sql: Backend = request.getfixturevalue("sql_backend")
-        return sql
     store = fake_store()
-    return lambda: fake_uow(store)
+    return sql_or_fake(request, "sql_backend", lambda: fake_uow(store))
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ The Postgres database is migrated once per module; each test uses its own keys.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -24,39 +23,30 @@ from payout_service.domain.payees import Payee
 from payout_service.domain.statements import LedgerEntry
 from payout_service.service_layer import PayoutUoW
 from payout_service.service_layer.handlers import ledger_entry
-from payout_service.settings import PayoutSettings
-from provisio_common.db import create_engine, session_factory
 from provisio_common.embedded import EmbeddedPostgres
-from provisio_common.migrations import upgrade
-from provisio_common.testing.plugin import CreateDb
-from provisio_common.uow import SqlUnitOfWork
+from provisio_common.testing.plugin import CreateDb, migrated_units_of_work, sql_or_fake
 
 UoWFactory = Callable[[], PayoutUoW]
 
 
 @pytest.fixture(scope="module")
 async def sql_uow(module_db: CreateDb, embedded_pg: EmbeddedPostgres) -> AsyncIterator[UoWFactory]:
-    settings = PayoutSettings(pg_port=embedded_pg.port, database=await module_db("payout"))
-    await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)
-    engine = create_engine(settings.database_url)
-    sessions = session_factory(engine)
-
-    def uow() -> PayoutUoW:
-        return SqlUnitOfWork(
-            sessions=sessions, tables=shared, source="payout-service", repositories=sql_repositories
-        )
-
-    yield uow
-    await engine.dispose()
+    async with migrated_units_of_work(
+        embedded_pg,
+        module_db,
+        "payout",
+        migrations=MIGRATIONS,
+        tables=shared,
+        repositories=sql_repositories,
+        source="payout-service",
+    ) as units:
+        yield units
 
 
 @pytest.fixture(params=["sql", "fake"])
 def uow(request: pytest.FixtureRequest) -> UoWFactory:
-    if request.param == "sql":
-        sql: UoWFactory = request.getfixturevalue("sql_uow")
-        return sql
     store = fake_store()
-    return lambda: fake_uow(store)
+    return sql_or_fake(request, "sql_uow", lambda: fake_uow(store))
 
 
 @pytest.fixture

@@ -19,13 +19,10 @@ import pytest
 import sqlalchemy as sa
 from quota_fakes import fake_store, fake_uow
 
-from provisio_common.db import create_engine, session_factory
 from provisio_common.embedded import EmbeddedPostgres
-from provisio_common.migrations import upgrade
-from provisio_common.settings import ProvisioSettings
-from provisio_common.testing.plugin import CreateDb
+from provisio_common.testing.plugin import CreateDb, migrated_units_of_work, sql_or_fake
 from provisio_common.uow import SqlUnitOfWork
-from quota_service.adapters.repositories import QuotaRepositories, sql_repositories
+from quota_service.adapters.repositories import sql_repositories
 from quota_service.adapters.tables import shared
 from quota_service.bootstrap import MIGRATIONS
 from quota_service.domain.credits import Credit
@@ -40,27 +37,22 @@ _serial = itertools.count(1)
 
 @pytest.fixture(scope="module")
 async def sql_uow(module_db: CreateDb, embedded_pg: EmbeddedPostgres) -> AsyncIterator[NewUoW]:
-    url = ProvisioSettings(pg_port=embedded_pg.port).dsn(await module_db("quota_repos"))
-    await asyncio.to_thread(upgrade, MIGRATIONS, url)
-    engine = create_engine(url, pool_size=2)
-    sessions = session_factory(engine)
-
-    def new() -> QuotaUoW:
-        return SqlUnitOfWork[QuotaRepositories](
-            sessions=sessions, tables=shared, source="quota-service", repositories=sql_repositories
-        )
-
-    yield new
-    await engine.dispose()
+    async with migrated_units_of_work(
+        embedded_pg,
+        module_db,
+        "quota_repos",
+        migrations=MIGRATIONS,
+        tables=shared,
+        repositories=sql_repositories,
+        source="quota-service",
+    ) as units:
+        yield units
 
 
 @pytest.fixture(params=["memory", "sql"])
 def new_uow(request: pytest.FixtureRequest) -> NewUoW:
-    if request.param == "sql":
-        sql: NewUoW = request.getfixturevalue("sql_uow")
-        return sql
     store = fake_store()
-    return lambda: fake_uow(store)
+    return sql_or_fake(request, "sql_uow", lambda: fake_uow(store))
 
 
 @pytest.fixture

@@ -12,14 +12,19 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from provisio_common.db import drop_database, ensure_database
+from provisio_common.db import create_engine, drop_database, ensure_database, session_factory
 from provisio_common.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from provisio_common.migrations import upgrade
 from provisio_common.settings import ProvisioSettings
+from provisio_common.tables import SharedTables
+from provisio_common.uow import SqlUnitOfWork, UnitOfWork
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +101,47 @@ async def module_db(embedded_pg: EmbeddedPostgres) -> AsyncIterator[CreateDb]:
     """Like `fresh_db`, for a whole test module (migrate once, use distinct keys per test)."""
     async with _databases(embedded_pg, "m") as create:
         yield create
+
+
+R = TypeVar("R")
+
+
+@contextlib.asynccontextmanager
+async def migrated_units_of_work(
+    server: EmbeddedPostgres,
+    create_db: CreateDb,
+    label: str,
+    *,
+    migrations: Path,
+    tables: SharedTables,
+    repositories: Callable[[AsyncSession], R],
+    source: str,
+) -> AsyncIterator[Callable[[], UnitOfWork[R]]]:
+    """Units of work on a new database migrated with a service's own migrations: the SQL
+    side of a repository conformance suite (use a module-scoped `create_db`)."""
+    url = ProvisioSettings(pg_port=server.port).dsn(await create_db(label))
+    await asyncio.to_thread(upgrade, migrations, url)
+    engine = create_engine(url, pool_size=2)
+    sessions = session_factory(engine)
+
+    def new() -> UnitOfWork[R]:
+        return SqlUnitOfWork(sessions=sessions, tables=tables, source=source, repositories=repositories)
+
+    try:
+        yield new
+    finally:
+        await engine.dispose()
+
+
+def sql_or_fake(
+    request: pytest.FixtureRequest, sql_fixture: str, fake: Callable[[], UnitOfWork[R]]
+) -> Callable[[], UnitOfWork[R]]:
+    """The body of a conformance suite's parametrized fixture (params `sql` and `fake`):
+    the SQL units of work of `sql_fixture`, or `fake`."""
+    if request.param == "sql":
+        sql: Callable[[], UnitOfWork[R]] = request.getfixturevalue(sql_fixture)
+        return sql
+    return fake
 
 
 @contextlib.asynccontextmanager
