@@ -7,7 +7,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from provisio_common.events import ActivityRecord, DealSnapshot, Envelope, LedgerEntryRecord, QuotaRecord
+from provisio_common.events import (
+    ActivityRecord,
+    CreditRecord,
+    DealSnapshot,
+    Envelope,
+    FxRateRecord,
+    LedgerEntryRecord,
+    QuotaRecord,
+    Schema,
+)
 from provisio_common.routes import ROUTES, outgoing, route_of, schema_of
 
 DEAL = {
@@ -95,15 +104,65 @@ def test_a_ledger_entry_is_keyed_by_payee() -> None:
     assert outgoing(entry, "calc-engine").key == "rep-1"
 
 
-@given(
-    st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**20), max_value=10**20, places=None)
-    | st.sampled_from([Decimal("1E-25"), Decimal("1E+15"), Decimal("-0.0000001"), Decimal("1250.00")])
+AMOUNTS = st.decimals(
+    allow_nan=False, allow_infinity=False, min_value=-(10**20), max_value=10**20
+) | st.sampled_from(
+    [Decimal("1E-25"), Decimal("1E+15"), Decimal("-0.0000001"), Decimal("1250.00"), Decimal("0E-30")]
 )
-def test_any_amount_round_trips_in_plain_notation(amount: Decimal) -> None:
-    quota = QuotaRecord(payee="p", period="2027", amount=amount)
-    text = json.loads(outgoing(quota, "quota-service").envelope.to_bytes())["data"]["amount"]
-    assert "E" not in text.upper()
-    assert QuotaRecord.model_validate({"payee": "p", "period": "2027", "amount": text}).amount == amount
+
+
+def records_carrying(amount: Decimal) -> list[Schema]:
+    """One record of every schema with an amount field, carrying `amount` in each."""
+    deal = DealSnapshot.model_validate(
+        {
+            **DEAL,
+            "amount": amount,
+            "splits": [{"payee": "a", "share": amount}],
+            "lines": [{"product": "p", "amount": amount, "margin": amount}],
+        }
+    )
+    ledger = {
+        "entry_id": "e",
+        "payee": "rep-1",
+        "plan": "p",
+        "plan_version": 1,
+        "component": "c",
+        "period": "2027-Q1",
+        "entry_date": "2027-02-03",
+        "pay_period": "2027-02",
+        "amount": amount,
+        "currency": "USD",
+        "cause_event": "x",
+        "posted_at": "2027-02-03T00:00:00Z",
+    }
+    credit = {
+        "deal": "g:1",
+        "revision": 1,
+        "payee": "a",
+        "share": amount,
+        "amount": amount,
+        "currency": "USD",
+        "status": "won",
+        "close_date": "2027-02-03",
+    }
+    return [
+        deal,
+        QuotaRecord(payee="p", period="2027", amount=amount),
+        FxRateRecord.model_validate(
+            {"day": "2027-01-01", "from_currency": "EUR", "to_currency": "USD", "rate": amount}
+        ),
+        CreditRecord.model_validate(credit),
+        LedgerEntryRecord.model_validate(ledger),
+    ]
+
+
+@given(AMOUNTS)
+def test_any_amount_round_trips_in_plain_notation_through_every_schema(amount: Decimal) -> None:
+    for record in records_carrying(amount):
+        wire = outgoing(record, "test").envelope.to_bytes()
+        assert b"E-" not in wire and b"E+" not in wire
+        again = type(record).model_validate(Envelope.from_bytes(wire).data)
+        assert again == record  # every amount (and the rest) exactly as sent
 
 
 def test_the_scale_the_sender_gave_is_kept() -> None:

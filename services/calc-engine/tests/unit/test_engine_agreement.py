@@ -1,5 +1,7 @@
-"""Exceptions in scope: a scoped run replaces exactly what it recomputed, and an exception
-shows only under the plans its deal's people (or its payee) are on."""
+"""Where calc-engine must agree with the engine (issue: the running system computes what the
+engine computes): exceptions in scope (a scoped run replaces exactly what it recomputed; an
+exception shows only under the plans its deal's people or its payee are on), and a midnight
+timestamp with an offset read as the instant it is."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from calc_fakes import (
     consume,
     deal,
     fake_uow,
+    ledger_rows,
     memory_repositories,
     payee,
     plan_version,
@@ -19,6 +22,7 @@ from calc_fakes import (
 )
 
 from calc_engine.service_layer.queries import current_exceptions
+from provisio_common.events import DealSnapshot
 from provisio_common.testing.fakes import FakeStore
 
 TIERED: dict[str, Any] = {
@@ -79,3 +83,14 @@ async def test_a_deal_whose_people_are_on_no_plan_shows_under_every_plan(store: 
         ("ae", "unknown_payee", "hubspot:404", "generic:D1"),
         ("other", "unknown_payee", "hubspot:404", "generic:D1"),
     }
+
+
+async def test_a_midnight_timestamp_with_an_offset_is_credited_on_its_own_day_not_the_next(
+    store: CalcStore,
+) -> None:
+    # 00:00 in UTC+2 on April 1st is March 31st in a UTC plan: Q1, not Q2 (PLANS.md rule 1).
+    await consume(store, plan_version(), payee("ann"))
+    sent = deal("D1", changed=f"{YEAR}-03-31").to_data()
+    await consume(store, DealSnapshot.model_validate({**sent, "close_date": f"{YEAR}-04-01T00:00:00+02:00"}))
+    posted = {(e.period, e.entry_date.isoformat()) for e in ledger_rows(store)}
+    assert posted == {(f"{YEAR}-Q1", f"{YEAR}-03-31")}
