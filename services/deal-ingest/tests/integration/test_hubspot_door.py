@@ -176,7 +176,8 @@ async def test_batch_across_two_deals_out_of_order_and_twice_yields_the_right_sn
         {"deal": "hubspot:501", "outcome": "incomplete", "revision": None},
         {"deal": "hubspot:502", "outcome": "incomplete", "revision": None},
     ]
-    # the first amounts are older than the later ones already merged: only owners and currency apply
+    # the first amounts are older than the later ones already merged: only owners and currency
+    # become current; the older changes are kept in history, each deal's state as of them stored
     assert r2.json()["events"] == {"applied": 3, "older_than_stored": 4}
     assert r3.json()["events"] == {"duplicate": 11}
     deal_a = (await doors.get("/deals/hubspot/501")).json()
@@ -191,17 +192,33 @@ async def test_batch_across_two_deals_out_of_order_and_twice_yields_the_right_sn
         "lost",
         "GBP",
     )
-    assert [r["revision"] for r in deal_a["revisions"]] == [1] and [
-        r["revision"] for r in deal_b["revisions"]
-    ] == [1]
-    # one more change later: a second revision, built on the merged state
+    # history by when changes happened: a was open at 100 (t), open at 120 (t+2s), won at 150;
+    # b open at 300 (t; the stage set at t+1s reads as open too: unchanged), lost at 350
+    history_a = [
+        (r["snapshot"]["changed_at"], r["snapshot"]["status"], r["snapshot"]["amount"])
+        for r in deal_a["revisions"]
+    ]
+    assert [(status, amount) for _, status, amount in sorted(history_a)] == [
+        ("open", "100"),
+        ("open", "120"),
+        ("won", "150"),
+    ]
+    history_b = sorted(
+        (r["snapshot"]["changed_at"], r["snapshot"]["status"], r["snapshot"]["amount"])
+        for r in deal_b["revisions"]
+    )
+    assert [(status, amount) for _, status, amount in history_b] == [("open", "300"), ("lost", "350")]
+    # one more change later: the next revision, built on the merged state
     r4 = await deliver(doors, [change(a, 12, t + 20000, "amount", "175")])
-    assert r4.json()["deals"] == [{"deal": "hubspot:501", "outcome": "new_revision", "revision": 2}]
-    published = await doors.read_topic("deals.v1", 3)
+    assert r4.json()["deals"] == [{"deal": "hubspot:501", "outcome": "new_revision", "revision": 4}]
+    published = await doors.read_topic("deals.v1", 6)
     assert sorted((e["subject"], e["data"]["revision"], e["data"]["amount"]) for e in published) == [
-        ("hubspot:501", 1, "150"),
-        ("hubspot:501", 2, "175"),
-        ("hubspot:502", 1, "350"),
+        ("hubspot:501", 1, "100"),
+        ("hubspot:501", 2, "120"),
+        ("hubspot:501", 3, "150"),
+        ("hubspot:501", 4, "175"),
+        ("hubspot:502", 1, "300"),
+        ("hubspot:502", 2, "350"),
     ]
 
 

@@ -82,16 +82,28 @@ async def test_hubspot_events_seen_before_are_duplicates_and_change_nothing() ->
     assert [r.revision for r in await store.repos.deals.revisions("hubspot", "18231")] == [1]
 
 
-async def test_an_older_hubspot_change_never_overwrites_a_newer_one() -> None:
+async def test_an_older_hubspot_change_joins_history_but_never_overwrites_a_newer_one() -> None:
     store = fake_store()
     await deliver_hubspot(
         store, "b1", [change(501, 1, T + 5000, "amount", "150"), change(501, 2, T, "hubspot_owner_id", "7")]
     )
     late = await deliver_hubspot(store, "b2", [change(501, 3, T + 2000, "amount", "120")])
-    assert late.outcome == "older_than_stored" and late.events == {"older_than_stored": 1}
-    assert late.deals == [StoreResult("older_than_stored", "hubspot:501")]
+    assert late.events == {"older_than_stored": 1}
+    assert late.deals == [StoreResult("new_revision", "hubspot:501", 2)]
     assert await store.repos.crm_events.outcome("hubspot", f"2211:3:501:{T + 2000}") == "older_than_stored"
-    assert [m.envelope.data["amount"] for m in store.outbox] == ["150"]
+    # the deal as of the late change (120, owner 7) is published in its place in history
+    published = [
+        (m.envelope.data["amount"], datetime.fromisoformat(m.envelope.data["changed_at"]))
+        for m in store.outbox
+    ]
+    assert published == [
+        ("150", datetime.fromtimestamp((T + 5000) / 1000, UTC)),
+        ("120", datetime.fromtimestamp((T + 2000) / 1000, UTC)),
+    ]
+    current = await store.repos.deals.current("hubspot", "501")
+    assert current is not None and current["amount"] == "150"
+    again = await deliver_hubspot(store, "b3", [change(501, 4, T + 2500, "amount", "120")])
+    assert again.deals == [StoreResult("unchanged", "hubspot:501", 2)]  # says what history already says
 
 
 async def test_changes_out_of_order_in_one_batch_merge_by_when_they_happened() -> None:

@@ -53,6 +53,33 @@ def test_property_changes_merge_in_any_order_to_the_same_snapshot() -> None:
     )
 
 
+def test_every_change_is_kept_so_the_deal_can_be_read_as_of_any_moment_whatever_the_order() -> None:
+    changes = [
+        event(1, 10, "amount", "5"),
+        event(2, 20, "amount", "7"),
+        event(3, 15, "hubspot_owner_id", "3"),
+        event(4, 30, "dealstage", "closedwon"),
+        event(5, 40, "dealstage", "closedlost"),
+    ]
+    views = []
+    for order in (changes, list(reversed(changes)), changes[2:] + changes[:2]):
+        state: hubspot_changes.DealState = {}
+        for e in order:
+            hubspot_changes.merge(state, e)
+        views.append([hubspot_changes.as_of(state, t) for t in (9, 10, 16, 25, 35, 99)])
+    assert views[0] == views[1] == views[2]
+    as_of = {
+        t: hubspot.build_snapshot("1", hubspot_changes.as_of(state, t), MAPPING, t) for t in (10, 16, 35, 45)
+    }
+    assert as_of[10].missing == ("owner",)
+    read = {t: as_of[t].snapshot for t in (16, 35, 45)}
+    assert [(str(s.amount), s.status) for s in read.values() if s is not None] == [
+        ("5", "open"),
+        ("7", "won"),
+        ("7", "lost"),
+    ]
+
+
 def test_a_deal_without_amount_or_owner_is_not_published_yet_and_deletion_cancels() -> None:
     state: hubspot_changes.DealState = {}
     hubspot_changes.merge(state, event(1, 10, "amount", "5"))

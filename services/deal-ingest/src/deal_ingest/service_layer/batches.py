@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from deal_ingest.adapters.crm.hubspot import HubSpotMapping, build_snapshot
-from deal_ingest.domain.hubspot_changes import HubSpotEvent, is_merged, merge, merge_order
+from deal_ingest.adapters.crm.hubspot import Built, HubSpotMapping, build_snapshot
+from deal_ingest.domain.hubspot_changes import HubSpotEvent, as_of, is_merged, merge, merge_order
 from deal_ingest.domain.outcomes import BatchResult, StoreResult
 from deal_ingest.service_layer import IngestUoW
 from deal_ingest.service_layer.deals import store_deal
@@ -44,18 +44,33 @@ async def _merge_deal(
     mapping: HubSpotMapping,
     counts: Counter[str],
 ) -> StoreResult:
+    """Merge one deal's new events; store the snapshot as of each late change (history is
+    ordered by when changes happened, not by arrival) and the current one."""
     deal_key = f"hubspot:{object_id}"
     state = await uow.repos.crm_deal_states.lock("hubspot", object_id) or {}
     applied = 0
+    late: set[int] = set()
     for event in sorted(events, key=merge_order):
         outcome = "applied" if merge(state, event) else "older_than_stored"
         applied += outcome == "applied"
+        if outcome == "older_than_stored":
+            late.add(event.occurred_at)
         counts[outcome] += 1
         await uow.repos.crm_events.set_outcome("hubspot", event.key, outcome)
-    if not applied:
-        return StoreResult("older_than_stored", deal_key)
     await uow.repos.crm_deal_states.save("hubspot", object_id, state)
-    built = build_snapshot(object_id, state, mapping)
+    stored = [
+        await _store_built(uow, delivery, deal_key, build_snapshot(object_id, as_of(state, t), mapping, t))
+        for t in sorted(late)
+    ]
+    if applied:
+        stored.append(await _store_built(uow, delivery, deal_key, build_snapshot(object_id, state, mapping)))
+    new = [r for r in stored if r.outcome == "new_revision"]
+    if new:
+        return new[-1]
+    return stored[-1] if stored else StoreResult("older_than_stored", deal_key)
+
+
+async def _store_built(uow: IngestUoW, delivery: int, deal_key: str, built: Built) -> StoreResult:
     if built.snapshot is None:
         return StoreResult("incomplete", deal_key)
     return await store_deal(uow, delivery, built.snapshot)

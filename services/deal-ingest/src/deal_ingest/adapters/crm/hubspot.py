@@ -197,8 +197,11 @@ class Built:
     missing: tuple[str, ...] = ()
 
 
-def build_snapshot(external_id: str, state: DealState, mapping: HubSpotMapping) -> Built:
-    """The whole snapshot the merged state describes, or what it still lacks (amount, owner)."""
+def build_snapshot(
+    external_id: str, state: DealState, mapping: HubSpotMapping, changed_at: int | None = None
+) -> Built:
+    """The whole snapshot the merged state describes, or what it still lacks (amount, owner);
+    changed at `changed_at` (epoch ms; default the latest change in the state)."""
     fields: dict[str, Any] = {}
     for prop, target in mapping.properties.items():
         if prop in state:
@@ -216,7 +219,7 @@ def build_snapshot(external_id: str, state: DealState, mapping: HubSpotMapping) 
     missing = tuple(name for name in ("amount", "owner") if not fields.get(name))
     if missing or not state:
         return Built(None, missing or ("amount", "owner"))
-    changed = max(int(entry["at"]) for entry in state.values())
+    changed = max(int(entry["at"]) for entry in state.values()) if changed_at is None else changed_at
     document = {
         **fields,
         "source": "hubspot",
