@@ -169,12 +169,95 @@ def run_demo(settings: ProvisioSettings, urls: dict[str, str], secret: str) -> d
         )
         expected = {f"generic:{d['external_id']}": 1 for d in deals}
         expected[f"generic:{cancelled['external_id']}"] = 2
+        expected |= load_planning(client, urls, admin, secret, today)
         _wait_until_settled(client, urls, admin, expected)
     return {"rep": REPS[1], "other_rep": REPS[2], "manager": MANAGER, "deals": len(deals), "company": COMPANY}
 
 
-def _send(client: httpx.Client, url: str, secret: str, msg_id: str, data: dict[str, Any]) -> None:
-    body = json.dumps({"type": "deal.snapshot", "data": data}).encode()
+def load_planning(
+    client: httpx.Client, urls: dict[str, str], admin: dict[str, str], secret: str, today: date
+) -> dict[str, int]:
+    """Planning and insight (quota-service): team `east` (Ada and her reps), KPI targets at the
+    input, middle and output levels for rep-cleo and the team, and CRM activity (calls,
+    meetings, emails, demos; opportunities created this quarter, won, lost or open) so
+    `GET /scorecards/...` shows all three levels. Returns the deals it sent, as `expected`."""
+    quarter, first = quarter_of(today)
+    span = max((today - first).days, 0)
+    quota = urls["quota-service"]
+    members = [{"payee": rep, "valid_from": first.isoformat()} for rep in REPS]
+    team = {"name": "East", "lead": MANAGER, "members": members}
+    _ok(client.put(f"{quota}/teams/east", headers=admin, json=team))
+    targets = {
+        f"payee:{REPS[1]}": {
+            "calls": "40",
+            "meetings": "12",
+            "new_opportunities": "6",
+            "win_rate": "0.5",
+            "sales_cycle_days": "30",
+            "revenue": "200000",
+        },
+        "team:east": {
+            "calls": "160",
+            "meetings": "48",
+            "new_opportunities": "24",
+            "win_rate": "0.5",
+            "sales_cycle_days": "30",
+            "revenue": "800000",
+        },
+    }
+    for subject, values in targets.items():
+        for kpi, value in values.items():
+            _ok(
+                client.put(f"{quota}/targets/{subject}/{kpi}/{quarter}", headers=admin, json={"value": value})
+            )
+    sent: dict[str, int] = {}
+    for i, rep in enumerate(REPS):
+        for n, status in enumerate(("won", "lost", "lost", "open", "open"), start=1):
+            created = first + timedelta(days=(n * 11 + i * 5) % (span + 1))
+            closed = min(created + timedelta(days=10 + 7 * n), today)
+            deal = {
+                "external_id": f"{quarter}-P{i}{n}",
+                "status": status,
+                "amount": str(10000 + 2500 * n),
+                "currency": "USD",
+                "created_date": created.isoformat(),
+                "close_date": None if status == "open" else closed.isoformat(),
+                "changed_at": f"{(created if status == 'open' else closed).isoformat()}T12:00:00+00:00",
+                "owner": f"generic:{rep}",
+                "type": "new",
+                "lead_source": ("web", "partner", "event")[n % 3],
+            }
+            _send(client, urls["deal-ingest"], secret, f"demo-{deal['external_id']}-r1", deal)
+            sent[f"generic:{deal['external_id']}"] = 1
+        for kind, count in (("call", 9 + 2 * i), ("meeting", 3 + i), ("email", 12), ("demo", 1 + i % 2)):
+            for k in range(count):
+                day = first + timedelta(days=(k * 3 + i) % (span + 1))
+                activity = {
+                    "external_id": f"{quarter}-A{i}-{kind}-{k}",
+                    "kind": kind,
+                    "owner": f"generic:{rep}",
+                    "occurred_at": f"{day.isoformat()}T10:00:00+00:00",
+                }
+                _send(
+                    client,
+                    urls["deal-ingest"],
+                    secret,
+                    f"demo-{activity['external_id']}",
+                    activity,
+                    "activity",
+                )
+    return sent
+
+
+def _send(
+    client: httpx.Client,
+    url: str,
+    secret: str,
+    msg_id: str,
+    data: dict[str, Any],
+    kind: str = "deal.snapshot",
+) -> None:
+    body = json.dumps({"type": kind, "data": data}).encode()
     headers = {"content-type": "application/json", **signed_headers(secret, msg_id, body)}
     _ok(client.post(f"{url}/webhooks/generic", content=body, headers=headers))
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from provisio_common.service import ServiceRuntime, create_app
 from quota_service.adapters.repositories import sql_repositories
 from quota_service.adapters.tables import shared
-from quota_service.api import attainment, fx, payees, plans, quotas
+from quota_service.api import attainment, fx, imports, me, payees, plans, quotas, scorecards, targets, teams
 from quota_service.consumers.spec import consumers
 from quota_service.settings import QuotaSettings
 
@@ -29,7 +29,21 @@ def build_app(settings: QuotaSettings | None = None) -> FastAPI:
 
     return create_app(
         title="quota-service",
-        description="Payees, the manager hierarchy, plans (versioned), quotas, fx rates, attainment.",
+        description=(
+            "Payees, the manager hierarchy, teams and territories, plans (versioned), quotas, KPI targets, "
+            "fx rates, attainment, the KPI catalogue, scorecards and leaderboards, bulk import."
+        ),
         runtime_factory=runtime,
-        routers=[plans.router, payees.router, quotas.router, fx.router, attainment.router],
+        routers=[
+            me.router,
+            plans.router,
+            payees.router,
+            teams.router,
+            quotas.router,
+            targets.router,
+            fx.router,
+            attainment.router,
+            scorecards.router,
+            imports.router,
+        ],
     )

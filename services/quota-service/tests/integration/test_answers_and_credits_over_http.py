@@ -4,47 +4,14 @@ a 2xx means committed, and credits from `credits.v1` reach attainment (or the DL
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
-import pytest
-from quota_http import Quota, running_quota
+from quota_http import Quota
 
-from provisio_common.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from provisio_common.events import CreditRecord
 from provisio_common.kafka import make_producer
 from provisio_common.routes import outgoing
-from provisio_common.settings import ProvisioSettings
-from provisio_common.testing.plugin import CreateDb, eventually
-
-
-@pytest.fixture(scope="module")
-def module_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    server = EmbeddedBroker(port=free_port(), log_file=Path(tmp_path_factory.mktemp("tansu")) / "tansu.log")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-async def app(
-    module_db: CreateDb, embedded_pg: EmbeddedPostgres, module_broker: EmbeddedBroker
-) -> AsyncIterator[Quota]:
-    base = ProvisioSettings(
-        environment="test",
-        pg_port=embedded_pg.port,
-        kafka_bootstrap=module_broker.bootstrap,
-        kafka_session_timeout_ms=3000,
-        kafka_heartbeat_interval_ms=300,
-        outbox_poll_interval_s=0.1,
-        consumer_retry_backoff_s=0.01,
-        log_json=False,
-    )
-    async with running_quota(module_db, base) as running:
-        yield running
+from provisio_common.testing.plugin import eventually
 
 
 async def test_every_answered_write_is_visible_to_the_next_request(app: Quota) -> None:
@@ -108,9 +75,13 @@ async def test_credits_from_the_broker_count_toward_attainment_and_bad_ones_go_t
         assert seen.json() == {
             "payee": "ann",
             "period": "2027-Q1",
+            "currency": "USD",
             "value": "350",
             "quota": "1000",
             "attainment": "35",
+            "missing_fx": [],
+            "members": [],
+            "members_without_quota": [],
         }
 
         async def dead_lettered() -> bool:

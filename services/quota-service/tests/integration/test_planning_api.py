@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Awaitable
 
 import httpx
-import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from quota_http import Quota
+from quota_http import count_rows as rows
+from quota_http import read_topic as topic
 
-from provisio_common.db import create_engine
 from provisio_common.embedded import EmbeddedBroker
-from provisio_common.settings import ProvisioSettings
 from provisio_common.testing.plugin import eventually
 
 PLAN = """
@@ -27,33 +23,6 @@ components:
     measure: {metric: amount}
     rate: 0.10
 """
-
-
-async def rows(quota: Quota, sql: str) -> int:
-    engine = create_engine(quota.settings.database_url)
-    try:
-        async with engine.connect() as conn:
-            return int((await conn.execute(sa.text(sql))).scalar_one())
-    finally:
-        await engine.dispose()
-
-
-async def topic(settings: ProvisioSettings, name: str, expect: int) -> list[dict[str, object]]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        consumer.assign([TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()])
-        out: list[dict[str, object]] = []
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and len(out) < expect:
-            for msgs in (await consumer.getmany(timeout_ms=200)).values():
-                out += [json.loads(m.value) for m in msgs]
-        return out
-    finally:
-        await consumer.stop()
 
 
 async def test_put_plan_versions_and_publishes_each_version(quota: Quota) -> None:
@@ -73,7 +42,7 @@ async def test_put_plan_versions_and_publishes_each_version(quota: Quota) -> Non
         old = await client.get(f"{quota.url}/plans/ae?version=1", headers=quota.headers("ops", "o"))
         assert old.json()["document"]["components"][0]["rate"] == "0.10"
     events = await topic(quota.settings, "plans.v1", 2)
-    assert [e["data"]["version"] for e in events] == [1, 2]  # type: ignore[index]
+    assert [e["data"]["version"] for e in events] == [1, 2]
     assert await rows(quota, "SELECT count(*) FROM audit_log WHERE action = 'plan.put'") == 2
 
 
@@ -119,7 +88,7 @@ async def test_payees_hierarchy_refuses_unknown_managers_loops_and_shared_crm_id
         bad_ref = await put("bob", {"name": "Bob", "crm_ids": ["123"]})
         assert bad_ref.status_code == 422 and bad_ref.json()["errors"][0]["field"] == "crm_ids"
     events = await topic(quota.settings, "payees.v1", 2)
-    assert [e["data"]["id"] for e in events] == ["boss", "ann"]  # type: ignore[index]
+    assert [e["data"]["id"] for e in events] == ["boss", "ann"]
 
 
 async def test_quota_needs_a_known_payee_a_period_and_a_decimal_string(quota: Quota) -> None:

@@ -25,10 +25,12 @@ from provisio_common.uow import SqlUnitOfWork
 from quota_service.adapters.repositories import sql_repositories
 from quota_service.adapters.tables import shared
 from quota_service.bootstrap import MIGRATIONS
-from quota_service.domain.credits import Credit
+from quota_service.domain.credits import Commission, Credit
 from quota_service.domain.fx import FxRate
 from quota_service.domain.payees import PayeeLink
 from quota_service.domain.quotas import Quota
+from quota_service.domain.targets import Target
+from quota_service.domain.teams import Membership, Team
 from quota_service.service_layer.changes import QuotaUoW
 
 NewUoW = Callable[[], QuotaUoW]
@@ -264,24 +266,178 @@ class TestCredits:
             )
             assert await uow.repos.credits.get(f"{key}-d1", f"{key}-bob") is None
 
-    async def test_won_value_sums_won_credits_closing_in_the_range(self, new_uow: NewUoW, key: str) -> None:
+    async def test_won_gives_the_won_credits_of_the_payees_closing_in_the_range(
+        self, new_uow: NewUoW, key: str
+    ) -> None:
+        kept = [
+            credit(key, "in", 1, "250.25"),
+            credit(key, "first-day", 1, "100", close_date=date(2027, 1, 1)),
+            credit(key, "last-day", 1, "50", close_date=date(2027, 3, 31), currency="EUR"),
+            credit(key, "lost", 1, "999", status="lost"),
+            credit(key, "after", 1, "999", close_date=date(2027, 4, 1)),
+            credit(key, "undated", 1, "999", close_date=None),
+            credit(key, "bob", 1, "7", payee="bob"),
+            credit(key, "cy", 1, "999", payee="cy"),
+        ]
         async with new_uow() as uow:
-            for kept in (
-                credit(key, "in", 1, "250.25"),
-                credit(key, "first-day", 1, "100", close_date=date(2027, 1, 1)),
-                credit(key, "last-day", 1, "50", close_date=date(2027, 3, 31), currency="EUR"),
-                credit(key, "lost", 1, "999", status="lost"),
-                credit(key, "after", 1, "999", close_date=date(2027, 4, 1)),
-                credit(key, "undated", 1, "999", close_date=None),
-                credit(key, "other", 1, "999", payee="bob"),
-            ):
-                await uow.repos.credits.keep_latest(kept)
+            for one in kept:
+                await uow.repos.credits.keep_latest(one)
             await uow.commit()
         async with new_uow() as uow:
-            value = await uow.repos.credits.won_value(f"{key}-ann", date(2027, 1, 1), date(2027, 3, 31))
-            nothing = await uow.repos.credits.won_value(f"{key}-cy", date(2027, 1, 1), date(2027, 3, 31))
-        assert value == Decimal("400.25")
-        assert nothing == 0 and isinstance(nothing, Decimal)
+            found = await uow.repos.credits.won(
+                [f"{key}-ann", f"{key}-bob"], date(2027, 1, 1), date(2027, 3, 31)
+            )
+            nothing = await uow.repos.credits.won([f"{key}-zed"], date(2027, 1, 1), date(2027, 3, 31))
+        assert found == [kept[6], kept[1], kept[0], kept[2]]
+        assert str(found[2].amount) == "250.25"
+        assert nothing == []
+
+
+class TestTeams:
+    async def test_a_put_team_is_read_back_whole_and_replaced(self, new_uow: NewUoW, key: str) -> None:
+        team = Team(
+            f"{key}-east",
+            "East",
+            f"{key}-boss",
+            (
+                Membership(f"{key}-ann", date(2027, 1, 1), date(2027, 3, 31)),
+                Membership(f"{key}-bob", None, None),
+            ),
+            ("emea",),
+        )
+        async with new_uow() as uow:
+            assert await uow.repos.teams.get(team.id, for_update=True) is None
+            await uow.repos.teams.put(team)
+            await uow.repos.teams.put(Team(f"{key}-aaa", "A", f"{key}-boss", (), ()))
+            await uow.commit()
+        async with new_uow() as uow:
+            assert await uow.repos.teams.get(team.id) == team
+            mine = [t.id for t in await uow.repos.teams.all() if t.id.startswith(key)]
+            assert mine == [f"{key}-aaa", team.id]
+            await uow.repos.teams.put(Team(team.id, "East 2", f"{key}-boss", (), ()))
+            await uow.commit()
+        async with new_uow() as uow:
+            again = await uow.repos.teams.get(team.id)
+            assert again is not None and (again.name, again.members) == ("East 2", ())
+
+
+class TestTerritories:
+    async def test_a_put_territory_is_read_back_and_listed_by_id(self, new_uow: NewUoW, key: str) -> None:
+        document = {"id": f"{key}-emea", "name": "EMEA", "values": ["DE", "FR"]}
+        async with new_uow() as uow:
+            assert await uow.repos.territories.get(f"{key}-emea", for_update=True) is None
+            await uow.repos.territories.put(f"{key}-emea", document)
+            await uow.repos.territories.put(
+                f"{key}-apac", {"id": f"{key}-apac", "name": "APAC", "values": []}
+            )
+            await uow.commit()
+        async with new_uow() as uow:
+            assert await uow.repos.territories.get(f"{key}-emea") == document
+            mine = [d["id"] for d in await uow.repos.territories.all() if d["id"].startswith(key)]
+        assert mine == [f"{key}-apac", f"{key}-emea"]
+
+
+class TestTargets:
+    async def test_targets_are_read_back_exactly_replaced_and_found(self, new_uow: NewUoW, key: str) -> None:
+        ann, team = f"payee:{key}-ann", f"team:{key}-east"
+        rows = [
+            Target(team, "revenue", "2027-Q1", Decimal("300000.50")),
+            Target(ann, "win_rate", "2027-Q1", Decimal("0.25")),
+            Target(ann, "calls", "2027-01", Decimal("100")),
+        ]
+        async with new_uow() as uow:
+            assert await uow.repos.targets.get(ann, "calls", "2027-01", for_update=True) is None
+            for row in rows:
+                await uow.repos.targets.put(row)
+            await uow.commit()
+        async with new_uow() as uow:
+            got = await uow.repos.targets.get(team, "revenue", "2027-Q1")
+            assert got == rows[0] and got is not None and str(got.value) == "300000.50"
+            await uow.repos.targets.put(Target(ann, "calls", "2027-01", Decimal("120")))
+            await uow.commit()
+        async with new_uow() as uow:
+            both = await uow.repos.targets.find([ann, team])
+            calls = await uow.repos.targets.find([ann], "calls")
+        assert both == [Target(ann, "calls", "2027-01", Decimal("120")), rows[1], rows[0]]
+        assert calls == [Target(ann, "calls", "2027-01", Decimal("120"))]
+
+
+def snapshot(key: str, n: int, **fields: Any) -> dict[str, Any]:
+    return {"source": "hubspot", "external_id": f"{key}-{n}", "revision": 1, **fields}
+
+
+class TestDeals:
+    async def test_a_deal_is_held_replaced_and_found_by_day_and_people(
+        self, new_uow: NewUoW, key: str
+    ) -> None:
+        rows = [
+            (f"h:{key}-1", snapshot(key, 1), [f"{key}-ann"], date(2027, 1, 5), None),
+            (f"h:{key}-2", snapshot(key, 2), [f"{key}-bob", f"hubspot:{key}"], None, date(2027, 3, 31)),
+            (f"h:{key}-3", snapshot(key, 3), [f"{key}-ann"], date(2026, 12, 1), date(2027, 4, 1)),
+        ]
+        async with new_uow() as uow:
+            assert await uow.repos.deals.current(rows[0][0], for_update=True) is None
+            for row in rows:
+                await uow.repos.deals.put(*row)
+            await uow.commit()
+        async with new_uow() as uow:
+            assert await uow.repos.deals.current(rows[0][0]) == rows[0][1]
+            await uow.repos.deals.put(
+                rows[0][0], {**rows[0][1], "revision": 2}, [f"{key}-ann"], date(2027, 1, 5), None
+            )
+            await uow.commit()
+        first, last = date(2027, 1, 1), date(2027, 3, 31)
+        async with new_uow() as uow:
+            held = await uow.repos.deals.current(rows[0][0])
+            everyone = [
+                d["external_id"]
+                for d in await uow.repos.deals.touching(first, last)
+                if key in d["external_id"]
+            ]
+            named = await uow.repos.deals.touching(first, last, [f"hubspot:{key}", f"{key}-zed"])
+            nobody = await uow.repos.deals.touching(first, last, [f"{key}-zed"])
+        assert held is not None and held["revision"] == 2
+        assert everyone == [f"{key}-1", f"{key}-2"]
+        assert [d["external_id"] for d in named] == [f"{key}-2"] and nobody == []
+
+
+class TestActivities:
+    async def test_an_activity_is_kept_once_and_found_by_day_and_owner(
+        self, new_uow: NewUoW, key: str
+    ) -> None:
+        async with new_uow() as uow:
+            assert await uow.repos.activities.add(f"h:{key}-1", {"n": 1}, f"{key}-ann", date(2027, 1, 1))
+            assert not await uow.repos.activities.add(f"h:{key}-1", {"n": 2}, f"{key}-bob", date(2027, 1, 2))
+            assert await uow.repos.activities.add(f"h:{key}-2", {"n": 3}, f"hubspot:{key}", date(2027, 3, 31))
+            assert await uow.repos.activities.add(f"h:{key}-3", {"n": 4}, f"{key}-ann", date(2027, 4, 1))
+            await uow.commit()
+        first, last = date(2027, 1, 1), date(2027, 3, 31)
+        async with new_uow() as uow:
+            mine = await uow.repos.activities.between(first, last, [f"{key}-ann", f"hubspot:{key}"])
+            ann = await uow.repos.activities.between(first, last, [f"{key}-ann"])
+        assert mine == [{"n": 1}, {"n": 3}] and ann == [{"n": 1}]
+
+
+class TestCommissions:
+    async def test_an_entry_is_kept_once_and_found_by_day_and_payee(self, new_uow: NewUoW, key: str) -> None:
+        entries = [
+            Commission(f"{key}-1", f"{key}-ann", date(2027, 1, 1), Decimal("10.125"), "USD"),
+            Commission(f"{key}-2", f"{key}-ann", date(2027, 4, 1), Decimal("5"), "USD"),
+            Commission(f"{key}-3", f"{key}-bob", date(2027, 3, 31), Decimal("-2"), "EUR"),
+        ]
+        async with new_uow() as uow:
+            for entry in entries:
+                assert await uow.repos.commissions.add(entry)
+            assert not await uow.repos.commissions.add(entries[0])
+            await uow.commit()
+        first, last = date(2027, 1, 1), date(2027, 3, 31)
+        async with new_uow() as uow:
+            both = await uow.repos.commissions.between(first, last, [f"{key}-ann", f"{key}-bob"])
+            everyone = [
+                e for e in await uow.repos.commissions.between(first, last) if e.payee.startswith(key)
+            ]
+        assert both == [entries[0], entries[2]] == everyone
+        assert str(both[0].amount) == "10.125"
 
 
 class TestSqlLocks:

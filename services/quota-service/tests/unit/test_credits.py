@@ -89,5 +89,5 @@ async def test_the_handler_publishes_and_audits_nothing() -> None:
 def test_the_consumer_spec_sends_each_credit_to_its_handler() -> None:
     [spec] = consumers()
     assert spec.name == "quota-service"
-    assert dict(spec.handlers) == {CreditRecord: on_credit}
-    assert spec.topics == ["credits.v1"] and spec.finisher is None
+    assert spec.handlers[CreditRecord] is on_credit
+    assert "credits.v1" in spec.topics and spec.finisher is None

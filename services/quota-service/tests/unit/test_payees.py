@@ -38,7 +38,7 @@ async def test_a_new_payee_is_created_published_whole_and_audited() -> None:
     assert event.data == created.value
     [audit] = store.audits
     assert (audit.actor, audit.action, audit.entity, audit.before) == ("ada", "payee.put", "payee:ann", None)
-    assert await get_payee(fake_uow(store), "ann") == created.value
+    assert await get_payee(fake_uow(store), ADMIN, "ann") == created.value
 
 
 async def test_an_unchanged_payee_publishes_nothing() -> None:
@@ -56,14 +56,14 @@ async def test_a_changed_payee_is_replaced_published_and_audited_with_before() -
     assert not second.created
     assert [e.data["name"] for e in store.published()] == ["Ann", "Ann B"]
     assert store.audits[-1].before == first.value and store.audits[-1].after == second.value
-    assert (await get_payee(fake_uow(store), "ann"))["team"] == "east"
+    assert (await get_payee(fake_uow(store), ADMIN, "ann"))["team"] == "east"
 
 
 async def test_an_unknown_manager_is_refused_naming_the_field() -> None:
     store = fake_store()
     problem = await refused(store, "bob", name="Bob", manager="nobody")
     assert problem.status == 422 and problem.errors == [{"field": "manager", "message": "no payee 'nobody'"}]
-    assert await list_payees(fake_uow(store)) == []
+    assert await list_payees(fake_uow(store), ADMIN) == []
 
 
 async def test_a_manager_loop_is_refused_naming_the_field() -> None:
@@ -73,7 +73,7 @@ async def test_a_manager_loop_is_refused_naming_the_field() -> None:
     problem = await refused(store, "boss", name="Boss", roles=["manager"], manager="ann")
     assert problem.status == 422
     assert problem.errors == [{"field": "manager", "message": "would make a management loop"}]
-    assert (await get_payee(fake_uow(store), "boss"))["manager"] is None
+    assert (await get_payee(fake_uow(store), ADMIN, "boss"))["manager"] is None
     assert len(store.published()) == 2
 
 
@@ -108,7 +108,7 @@ async def test_a_payee_id_outside_the_allowed_characters_is_refused() -> None:
 
 async def test_an_unknown_payee_is_404() -> None:
     with pytest.raises(Problem) as missing:
-        await get_payee(fake_uow(fake_store()), "zed")
+        await get_payee(fake_uow(fake_store()), ADMIN, "zed")
     assert missing.value.status == 404 and missing.value.detail == "no payee 'zed'"
 
 
@@ -116,4 +116,4 @@ async def test_payees_are_listed_by_id() -> None:
     store = fake_store()
     for payee_id in ("cy", "ann", "bob"):
         await put(store, payee_id, name=payee_id.title())
-    assert [p["id"] for p in await list_payees(fake_uow(store))] == ["ann", "bob", "cy"]
+    assert [p["id"] for p in await list_payees(fake_uow(store), ADMIN)] == ["ann", "bob", "cy"]

@@ -63,7 +63,7 @@ async def test_a_bad_plan_is_refused_naming_every_path_and_nothing_is_stored() -
     assert refused.value.status == 422
     assert {"currency", "components[0].rate"} <= {e["field"] for e in refused.value.errors}
     assert store.published() == [] and store.audits == []
-    assert await list_plans(fake_uow(store)) == []
+    assert await list_plans(fake_uow(store), ADMIN) == []
 
 
 async def test_a_plan_whose_id_differs_from_the_url_is_refused_naming_id() -> None:
@@ -76,13 +76,13 @@ async def test_get_plan_gives_the_latest_or_the_asked_version_and_404_otherwise(
     store = fake_store()
     await put_plan(fake_uow(store), ADMIN, "ae", PLAN)
     await put_plan(fake_uow(store), ADMIN, "ae", PLAN.replace("rate: 0.10", "rate: 0.12"))
-    assert (await get_plan(fake_uow(store), "ae")).version == 2
-    assert (await get_plan(fake_uow(store), "ae", 1)).document["components"][0]["rate"] == "0.10"
+    assert (await get_plan(fake_uow(store), ADMIN, "ae")).version == 2
+    assert (await get_plan(fake_uow(store), ADMIN, "ae", 1)).document["components"][0]["rate"] == "0.10"
     with pytest.raises(Problem) as missing:
-        await get_plan(fake_uow(store), "ae", 3)
+        await get_plan(fake_uow(store), ADMIN, "ae", 3)
     assert missing.value.status == 404 and missing.value.detail == "no plan 'ae' version 3"
     with pytest.raises(Problem) as unknown:
-        await get_plan(fake_uow(store), "zz")
+        await get_plan(fake_uow(store), ADMIN, "zz")
     assert unknown.value.detail == "no plan 'zz'"
 
 
@@ -91,4 +91,7 @@ async def test_list_plans_gives_each_plan_at_its_latest_version() -> None:
     await put_plan(fake_uow(store), ADMIN, "ae", PLAN)
     await put_plan(fake_uow(store), ADMIN, "ae", PLAN.replace("rate: 0.10", "rate: 0.12"))
     await put_plan(fake_uow(store), ADMIN, "ab", PLAN.replace("id: ae", "id: ab"))
-    assert [(p.plan_id, p.version) for p in await list_plans(fake_uow(store))] == [("ab", 1), ("ae", 2)]
+    assert [(p.plan_id, p.version) for p in await list_plans(fake_uow(store), ADMIN)] == [
+        ("ab", 1),
+        ("ae", 2),
+    ]

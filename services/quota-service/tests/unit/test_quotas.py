@@ -60,7 +60,7 @@ async def test_a_changed_quota_is_replaced_and_audited_with_the_old_amount() -> 
     changed = await put_quota(fake_uow(store), ADMIN, "ann", "2027", Decimal("120"))
     assert not changed.created and changed.value.amount == Decimal("120")
     assert (store.audits[-1].before, store.audits[-1].after) == ("100", "120")
-    assert (await get_quota(fake_uow(store), "ann", "2027")).amount == Decimal("120")
+    assert (await get_quota(fake_uow(store), ADMIN, "ann", "2027")).amount == Decimal("120")
 
 
 async def test_quota_for_unknown_payee_is_refused() -> None:
@@ -70,7 +70,7 @@ async def test_quota_for_unknown_payee_is_refused() -> None:
     assert refused.value.status == 422 and refused.value.errors == [
         {"field": "payee", "message": "no payee 'zed'"}
     ]
-    assert store.published() == [] and await list_quotas(fake_uow(store)) == []
+    assert store.published() == [] and await list_quotas(fake_uow(store), ADMIN) == []
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ async def test_a_bad_period_or_negative_amount_is_refused_naming_the_field(
 
 async def test_a_missing_quota_is_404() -> None:
     with pytest.raises(Problem) as missing:
-        await get_quota(fake_uow(fake_store()), "ann", "2027")
+        await get_quota(fake_uow(fake_store()), ADMIN, "ann", "2027")
     assert missing.value.status == 404 and missing.value.detail == "no quota for 'ann' in '2027'"
 
 
@@ -96,6 +96,6 @@ async def test_quotas_are_listed_by_payee_and_period_and_filtered_by_payee() -> 
     store = await with_payees("ann", "bob")
     for payee, period in (("bob", "2027"), ("ann", "2027-Q2"), ("ann", "2027-Q1")):
         await put_quota(fake_uow(store), ADMIN, payee, period, Decimal("1"))
-    listed = await list_quotas(fake_uow(store))
+    listed = await list_quotas(fake_uow(store), ADMIN)
     assert [(q.payee, q.period) for q in listed] == [("ann", "2027-Q1"), ("ann", "2027-Q2"), ("bob", "2027")]
-    assert [q.period for q in await list_quotas(fake_uow(store), "ann")] == ["2027-Q1", "2027-Q2"]
+    assert [q.period for q in await list_quotas(fake_uow(store), ADMIN, "ann")] == ["2027-Q1", "2027-Q2"]

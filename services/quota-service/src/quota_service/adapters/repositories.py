@@ -8,22 +8,37 @@ the same conformance suite (`tests/integration/test_repository_conformance.py`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from typing_extensions import override
 
-from quota_service.adapters.tables import credits, fx_rates, payees, plan_versions, quotas
-from quota_service.domain.credits import Credit
+from quota_service.adapters.tables import (
+    activities,
+    commissions,
+    credits,
+    deals,
+    fx_rates,
+    payees,
+    plan_versions,
+    quotas,
+    targets,
+    teams,
+    territories,
+)
+from quota_service.domain.credits import Commission, Credit
 from quota_service.domain.fx import FxRate
 from quota_service.domain.payees import PayeeLink
 from quota_service.domain.plans import StoredPlanVersion
 from quota_service.domain.quotas import Quota
+from quota_service.domain.targets import Target
+from quota_service.domain.teams import Team
 
 # --- ports -------------------------------------------------------------------------------
 
@@ -133,8 +148,112 @@ class Credits(ABC):
         """Store `credit` unless an older revision than the one held (domain `replaces`)."""
 
     @abstractmethod
-    async def won_value(self, payee: str, first: date, last: date) -> Decimal:
-        """The amount credited to `payee` on won deals closing between `first` and `last`."""
+    async def won(self, payees: Collection[str], first: date, last: date) -> list[Credit]:
+        """The credits of `payees` on won deals closing between `first` and `last`, by deal
+        and payee."""
+
+
+class Teams(ABC):
+    """Teams: a lead and members over date ranges."""
+
+    @abstractmethod
+    async def get(self, team_id: str, *, for_update: bool = False) -> Team | None:
+        """One team; `for_update` holds it against concurrent writers."""
+
+    @abstractmethod
+    async def all(self) -> list[Team]:
+        """Every team, by id."""
+
+    @abstractmethod
+    async def put(self, team: Team) -> None:
+        """Create or replace a team."""
+
+
+class Territories(ABC):
+    """Territories: named sets of the `territory` values deals carry."""
+
+    @abstractmethod
+    async def get(self, territory_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
+        """One territory's document."""
+
+    @abstractmethod
+    async def all(self) -> list[dict[str, Any]]:
+        """Every territory's document, by id."""
+
+    @abstractmethod
+    async def put(self, territory_id: str, document: dict[str, Any]) -> None:
+        """Create or replace a territory."""
+
+
+class Targets(ABC):
+    """KPI targets, one per (subject, KPI, period)."""
+
+    @abstractmethod
+    async def get(self, subject: str, kpi: str, period: str, *, for_update: bool = False) -> Target | None:
+        """One target; `for_update` holds it against concurrent writers."""
+
+    @abstractmethod
+    async def find(self, subjects: Collection[str] | None = None, kpi: str | None = None) -> list[Target]:
+        """Targets (of these subjects, of one KPI, or all) by subject, KPI and period."""
+
+    @abstractmethod
+    async def put(self, target: Target) -> None:
+        """Create or replace a target."""
+
+
+class Deals(ABC):
+    """The deals replica (`deals.v1`): each deal's current snapshot."""
+
+    @abstractmethod
+    async def current(self, key: str, *, for_update: bool = False) -> dict[str, Any] | None:
+        """The snapshot held for a deal (`source:external_id`)."""
+
+    @abstractmethod
+    async def put(
+        self,
+        key: str,
+        document: dict[str, Any],
+        people: list[str],
+        created_day: date | None,
+        close_day: date | None,
+    ) -> None:
+        """Hold `document` as the deal's current snapshot; `people` are its owner and split
+        payees as sent."""
+
+    @abstractmethod
+    async def touching(
+        self, first: date, last: date, people: Collection[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Snapshots created or closed between `first` and `last` (of deals naming one of
+        `people`, if given), by key."""
+
+
+class Activities(ABC):
+    """The activities replica (`activities.v1`)."""
+
+    @abstractmethod
+    async def add(self, key: str, document: dict[str, Any], owner: str, day: date) -> bool:
+        """Keep an activity; False (and nothing changed) if one with this key is held."""
+
+    @abstractmethod
+    async def between(
+        self, first: date, last: date, owners: Collection[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Activities on days between `first` and `last` (of these owners as sent, if given), by key."""
+
+
+class Commissions(ABC):
+    """The ledger replica (`ledger.v1`): commission earned, entry by entry."""
+
+    @abstractmethod
+    async def add(self, entry: Commission) -> bool:
+        """Keep an entry; False if one with its id is held."""
+
+    @abstractmethod
+    async def between(
+        self, first: date, last: date, payees: Collection[str] | None = None
+    ) -> list[Commission]:
+        """Entries dated between `first` and `last` (of these payees, if given), by id."""
 
 
 @dataclass
@@ -146,6 +265,12 @@ class QuotaRepositories:
     quotas: Quotas
     fx_rates: FxRates
     credits: Credits
+    teams: Teams
+    territories: Territories
+    targets: Targets
+    deals: Deals
+    activities: Activities
+    commissions: Commissions
 
 
 # --- SQL -----------------------------------------------------------------------------------
@@ -357,11 +482,7 @@ class SqlCredits(Credits):
                 sa.select(credits).where(credits.c.deal == deal, credits.c.payee == payee)
             )
         ).first()
-        if row is None:
-            return None
-        return Credit(
-            row.deal, row.payee, row.revision, Decimal(row.amount), row.currency, row.status, row.close_date
-        )
+        return None if row is None else _credit(row)
 
     @override
     async def keep_latest(self, credit: Credit) -> None:
@@ -383,17 +504,220 @@ class SqlCredits(Credits):
         )
 
     @override
-    async def won_value(self, payee: str, first: date, last: date) -> Decimal:
-        value = (
+    async def won(self, payees: Collection[str], first: date, last: date) -> list[Credit]:
+        rows = (
             await self.session.execute(
-                sa.select(sa.func.coalesce(sa.func.sum(credits.c.amount), 0)).where(
-                    credits.c.payee == payee,
+                sa.select(credits)
+                .where(
+                    credits.c.payee.in_(list(payees)),
                     credits.c.status == "won",
                     credits.c.close_date.between(first, last),
                 )
+                .order_by(credits.c.deal, credits.c.payee)
             )
-        ).scalar_one()
-        return Decimal(value)
+        ).all()
+        return [_credit(row) for row in rows]
+
+
+def _credit(row: Any) -> Credit:
+    return Credit(
+        row.deal, row.payee, row.revision, Decimal(row.amount), row.currency, row.status, row.close_date
+    )
+
+
+def _upsert(table: sa.Table, keys: dict[str, Any], values: dict[str, Any]) -> Any:
+    return (
+        insert(table)
+        .values(**keys, **values)
+        .on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys], set_={**values, "updated_at": sa.func.now()}
+        )
+    )
+
+
+class SqlTeams(Teams):
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @override
+    async def get(self, team_id: str, *, for_update: bool = False) -> Team | None:
+        query = sa.select(teams.c.document).where(teams.c.id == team_id)
+        if for_update:
+            query = query.with_for_update()
+        document = (await self.session.execute(query)).scalar()
+        return None if document is None else Team.from_document(document)
+
+    @override
+    async def all(self) -> list[Team]:
+        rows = (await self.session.execute(sa.select(teams.c.document).order_by(teams.c.id))).scalars()
+        return [Team.from_document(document) for document in rows]
+
+    @override
+    async def put(self, team: Team) -> None:
+        await self.session.execute(_upsert(teams, {"id": team.id}, {"document": team.document()}))
+
+
+class SqlTerritories(Territories):
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @override
+    async def get(self, territory_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
+        query = sa.select(territories.c.document).where(territories.c.id == territory_id)
+        if for_update:
+            query = query.with_for_update()
+        document: dict[str, Any] | None = (await self.session.execute(query)).scalar()
+        return document
+
+    @override
+    async def all(self) -> list[dict[str, Any]]:
+        query = sa.select(territories.c.document).order_by(territories.c.id)
+        return list((await self.session.execute(query)).scalars())
+
+    @override
+    async def put(self, territory_id: str, document: dict[str, Any]) -> None:
+        await self.session.execute(_upsert(territories, {"id": territory_id}, {"document": document}))
+
+
+class SqlTargets(Targets):
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @override
+    async def get(self, subject: str, kpi: str, period: str, *, for_update: bool = False) -> Target | None:
+        query = sa.select(targets.c.value).where(
+            targets.c.subject == subject, targets.c.kpi == kpi, targets.c.period == period
+        )
+        if for_update:
+            query = query.with_for_update()
+        value = (await self.session.execute(query)).scalar()
+        return None if value is None else Target(subject, kpi, period, Decimal(value))
+
+    @override
+    async def find(self, subjects: Collection[str] | None = None, kpi: str | None = None) -> list[Target]:
+        query = sa.select(targets).order_by(targets.c.subject, targets.c.kpi, targets.c.period)
+        if subjects is not None:
+            query = query.where(targets.c.subject.in_(list(subjects)))
+        if kpi is not None:
+            query = query.where(targets.c.kpi == kpi)
+        rows = (await self.session.execute(query)).all()
+        return [Target(r.subject, r.kpi, r.period, Decimal(r.value)) for r in rows]
+
+    @override
+    async def put(self, target: Target) -> None:
+        keys = {"subject": target.subject, "kpi": target.kpi, "period": target.period}
+        await self.session.execute(_upsert(targets, keys, {"value": target.value}))
+
+
+class SqlDeals(Deals):
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @override
+    async def current(self, key: str, *, for_update: bool = False) -> dict[str, Any] | None:
+        query = sa.select(deals.c.document).where(deals.c.key == key)
+        if for_update:
+            query = query.with_for_update()
+        document: dict[str, Any] | None = (await self.session.execute(query)).scalar()
+        return document
+
+    @override
+    async def put(
+        self,
+        key: str,
+        document: dict[str, Any],
+        people: list[str],
+        created_day: date | None,
+        close_day: date | None,
+    ) -> None:
+        values = {
+            "revision": document["revision"],
+            "document": document,
+            "people": people,
+            "created_day": created_day,
+            "close_day": close_day,
+        }
+        await self.session.execute(
+            insert(deals)
+            .values(key=key, **values)
+            .on_conflict_do_update(index_elements=[deals.c.key], set_=values)
+        )
+
+    @override
+    async def touching(
+        self, first: date, last: date, people: Collection[str] | None = None
+    ) -> list[dict[str, Any]]:
+        query = (
+            sa.select(deals.c.document)
+            .where(sa.or_(deals.c.created_day.between(first, last), deals.c.close_day.between(first, last)))
+            .order_by(deals.c.key)
+        )
+        if people is not None:
+            query = query.where(deals.c.people.overlap(sa.cast(list(people), ARRAY(sa.Text))))
+        return list((await self.session.execute(query)).scalars())
+
+
+class SqlActivities(Activities):
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @override
+    async def add(self, key: str, document: dict[str, Any], owner: str, day: date) -> bool:
+        added = await self.session.execute(
+            insert(activities)
+            .values(key=key, document=document, owner=owner, day=day)
+            .on_conflict_do_nothing()
+            .returning(activities.c.key)
+        )
+        return added.first() is not None
+
+    @override
+    async def between(
+        self, first: date, last: date, owners: Collection[str] | None = None
+    ) -> list[dict[str, Any]]:
+        query = (
+            sa.select(activities.c.document)
+            .where(activities.c.day.between(first, last))
+            .order_by(activities.c.key)
+        )
+        if owners is not None:
+            query = query.where(activities.c.owner.in_(list(owners)))
+        return list((await self.session.execute(query)).scalars())
+
+
+class SqlCommissions(Commissions):
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @override
+    async def add(self, entry: Commission) -> bool:
+        added = await self.session.execute(
+            insert(commissions)
+            .values(
+                entry_id=entry.entry_id,
+                payee=entry.payee,
+                entry_date=entry.entry_date,
+                amount=entry.amount,
+                currency=entry.currency,
+            )
+            .on_conflict_do_nothing()
+            .returning(commissions.c.entry_id)
+        )
+        return added.first() is not None
+
+    @override
+    async def between(
+        self, first: date, last: date, payees: Collection[str] | None = None
+    ) -> list[Commission]:
+        query = (
+            sa.select(commissions)
+            .where(commissions.c.entry_date.between(first, last))
+            .order_by(commissions.c.entry_id)
+        )
+        if payees is not None:
+            query = query.where(commissions.c.payee.in_(list(payees)))
+        rows = (await self.session.execute(query)).all()
+        return [Commission(r.entry_id, r.payee, r.entry_date, Decimal(r.amount), r.currency) for r in rows]
 
 
 def sql_repositories(session: AsyncSession) -> QuotaRepositories:
@@ -404,4 +728,10 @@ def sql_repositories(session: AsyncSession) -> QuotaRepositories:
         quotas=SqlQuotas(session),
         fx_rates=SqlFxRates(session),
         credits=SqlCredits(session),
+        teams=SqlTeams(session),
+        territories=SqlTerritories(session),
+        targets=SqlTargets(session),
+        deals=SqlDeals(session),
+        activities=SqlActivities(session),
+        commissions=SqlCommissions(session),
     )

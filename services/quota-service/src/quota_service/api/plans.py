@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from provisio_common.deps import UoW
 from provisio_common.problems import Problem, invalid, problem_responses
-from quota_service.api.deps import Admin, Reader, put_responses
-from quota_service.domain.plans import StoredPlanVersion
+from quota_service.api.deps import Admin, AnyRole, put_responses
+from quota_service.domain.plans import FieldChange, StoredPlanVersion
 from quota_service.service_layer import plans
 
 router = APIRouter(tags=["plans"])
@@ -76,20 +76,88 @@ async def put_plan(
 
 
 @router.get("/plans", response_model=list[PlanVersionView], responses=problem_responses(401, 403))
-async def list_plans(uow: UoW, principal: Reader) -> list[PlanVersionView]:
-    """Every plan at its latest version.
+async def list_plans(uow: UoW, principal: AnyRole) -> list[PlanVersionView]:
+    """The plans the caller may see, each at its latest version.
 
-    Roles: admin, ops, manager, payroll.
+    Roles: admin, ops, payroll (every plan), manager (plans of their subtree), rep (their plans).
     """
-    return [_view(stored) for stored in await plans.list_plans(uow)]
+    return [_view(stored) for stored in await plans.list_plans(uow, principal)]
 
 
 @router.get(
     "/plans/{plan_id}", response_model=PlanVersionView, responses=problem_responses(401, 403, 404, 422)
 )
-async def get_plan(plan_id: str, uow: UoW, principal: Reader, version: int | None = None) -> PlanVersionView:
+async def get_plan(plan_id: str, uow: UoW, principal: AnyRole, version: int | None = None) -> PlanVersionView:
     """The latest version of a plan, or `?version=N`.
 
-    Roles: admin, ops, manager, payroll.
+    Roles: admin, ops, payroll, manager (a plan someone in their subtree is assigned to),
+    rep (a plan they are assigned to).
     """
-    return _view(await plans.get_plan(uow, plan_id, version))
+    return _view(await plans.get_plan(uow, principal, plan_id, version))
+
+
+class FieldChangeView(BaseModel):
+    """One changed field: its path and its values before and after (null where absent)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    field: str
+    from_: Any = Field(alias="from")
+    to: Any
+
+
+class ComponentChangeView(BaseModel):
+    """A component present in both versions, and its changed fields."""
+
+    id: str
+    fields: list[FieldChangeView]
+
+
+class PlanDiffView(BaseModel):
+    """What changed between two versions of a plan."""
+
+    plan_id: str
+    from_version: int
+    to_version: int
+    fields: list[FieldChangeView]
+    components_added: list[str]
+    components_removed: list[str]
+    components_changed: list[ComponentChangeView]
+
+
+def _changes(changes: list[FieldChange]) -> list[FieldChangeView]:
+    return [FieldChangeView(field=c.field, from_=c.before, to=c.after) for c in changes]
+
+
+@router.get(
+    "/plans/{plan_id}/diff",
+    response_model=PlanDiffView,
+    response_model_by_alias=True,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def diff_plan(
+    plan_id: str,
+    uow: UoW,
+    principal: AnyRole,
+    from_version: Annotated[int | None, Query(alias="from", ge=1)] = None,
+    to_version: Annotated[int | None, Query(alias="to", ge=1)] = None,
+) -> PlanDiffView:
+    """What changed from version `from` to version `to` (defaults: the latest, and the one
+    before it): components added and removed (by id), each changed component's fields
+    (`tiers.bands[1].rate`), and the plan's own fields (`effective.to`, `currency`).
+
+    Roles: admin, ops, payroll, manager (a plan of their subtree), rep (their plans).
+    """
+    diff = await plans.diff_plan(uow, principal, plan_id, from_version, to_version)
+    return PlanDiffView(
+        plan_id=diff.plan_id,
+        from_version=diff.from_version,
+        to_version=diff.to_version,
+        fields=_changes(diff.fields),
+        components_added=diff.components_added,
+        components_removed=diff.components_removed,
+        components_changed=[
+            ComponentChangeView(id=cid, fields=_changes(changes))
+            for cid, changes in diff.components_changed.items()
+        ],
+    )

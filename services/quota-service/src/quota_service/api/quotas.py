@@ -9,7 +9,7 @@ from provisio_common.deps import UoW
 from provisio_common.events import Amount
 from provisio_common.money import plain_decimal
 from provisio_common.problems import problem_responses
-from quota_service.api.deps import Admin, Reader, put_responses
+from quota_service.api.deps import Admin, AnyRole, put_responses
 from quota_service.domain.quotas import Quota
 from quota_service.service_layer import quotas
 
@@ -31,7 +31,7 @@ class QuotaView(BaseModel):
     amount: str
 
 
-def _view(quota: Quota) -> QuotaView:
+def quota_view(quota: Quota) -> QuotaView:
     return QuotaView(payee=quota.payee, period=quota.period, amount=plain_decimal(quota.amount))
 
 
@@ -50,22 +50,22 @@ async def put_quota(
     """
     put = await quotas.put_quota(uow, principal, payee, period, body.amount)
     response.status_code = 201 if put.created else 200
-    return _view(put.value)
+    return quota_view(put.value)
 
 
 @router.get("/quotas", response_model=list[QuotaView], responses=problem_responses(401, 403))
-async def list_quotas(uow: UoW, principal: Reader, payee: str | None = None) -> list[QuotaView]:
-    """Quotas by payee and period; `?payee=` keeps one payee's.
+async def list_quotas(uow: UoW, principal: AnyRole, payee: str | None = None) -> list[QuotaView]:
+    """The quotas the caller may see, by payee and period; `?payee=` keeps one payee's.
 
-    Roles: admin, ops, manager, payroll.
+    Roles: admin, ops, payroll (everyone's), manager (their subtree's), rep (their own).
     """
-    return [_view(q) for q in await quotas.list_quotas(uow, payee)]
+    return [quota_view(q) for q in await quotas.list_quotas(uow, principal, payee)]
 
 
 @router.get("/quotas/{payee}/{period}", response_model=QuotaView, responses=problem_responses(401, 403, 404))
-async def get_quota(payee: str, period: str, uow: UoW, principal: Reader) -> QuotaView:
+async def get_quota(payee: str, period: str, uow: UoW, principal: AnyRole) -> QuotaView:
     """One payee's quota for one period.
 
-    Roles: admin, ops, manager, payroll.
+    Roles: admin, ops, payroll, manager (their subtree), rep (themselves).
     """
-    return _view(await quotas.get_quota(uow, payee, period))
+    return quota_view(await quotas.get_quota(uow, principal, payee, period))

@@ -42,3 +42,14 @@ def replaces(new: Credit, held: Credit | None) -> bool:
     be re-credited (a CRM reference resolved later): per-payee partition order makes the
     later message the right one."""
     return held is None or held.revision <= new.revision
+
+
+@dataclass(frozen=True)
+class Commission:
+    """One `ledger.v1` entry kept for the KPIs: a delta of a payee's earnings, dated."""
+
+    entry_id: str
+    payee: str
+    entry_date: date
+    amount: Decimal
+    currency: str

@@ -35,17 +35,20 @@ async def upsert_publish_audit(
     *,
     before: T | None,
     after: T,
-    upsert: Callable[[], Awaitable[Schema]],
+    upsert: Callable[[], Awaitable[Schema | None]],
     action: str,
     entity: str,
     audited: Callable[[T], Any] = _same,
 ) -> bool:
     """Store `after` in place of `before` and publish and audit the change, in `uow`'s
     transaction; True if it did. An unchanged value (`before == after`) writes nothing,
-    publishes nothing and audits nothing. `upsert` writes and returns the event to publish;
-    `audited` is how a value appears in the audit log."""
+    publishes nothing and audits nothing. `upsert` writes and returns the event to publish
+    (None for records no topic carries: teams, territories, targets); `audited` is how a
+    value appears in the audit log."""
     if before == after:
         return False
-    await uow.publish(await upsert())
+    record = await upsert()
+    if record is not None:
+        await uow.publish(record)
     await uow.audit(principal, action, entity, None if before is None else audited(before), audited(after))
     return True

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisio_common.auth import Principal
+from provisio_common.auth import Principal, ensure_may_see
 from provisio_common.events import PayeeRecord
 from provisio_common.problems import Problem, invalid
 from quota_service.domain.payees import PAYEE_ID, PayeeIn, crm_ids_taken, manager_problem
+from quota_service.service_layer.access import may_see_payee
 from quota_service.service_layer.changes import Put, QuotaUoW, upsert_publish_audit
 
 
@@ -55,16 +56,20 @@ async def put_payee(
     return Put(document, created=before is None)
 
 
-async def get_payee(uow: QuotaUoW, payee_id: str) -> dict[str, Any]:
-    """A payee's document; 404 if unknown."""
+async def get_payee(uow: QuotaUoW, principal: Principal, payee_id: str) -> dict[str, Any]:
+    """A payee's document if the principal may see them (403: a rep themselves, a manager
+    their subtree); 404 if unknown."""
     async with uow:
+        ensure_may_see(principal, payee_id, await uow.repos.payees.managers())
         document = await uow.repos.payees.document(payee_id)
     if document is None:
         raise Problem(404, f"no payee {payee_id!r}")
     return document
 
 
-async def list_payees(uow: QuotaUoW) -> list[dict[str, Any]]:
-    """Every payee's document, by id."""
+async def list_payees(uow: QuotaUoW, principal: Principal) -> list[dict[str, Any]]:
+    """The payees the principal may see, by id."""
     async with uow:
-        return await uow.repos.payees.documents()
+        managers = await uow.repos.payees.managers()
+        documents = await uow.repos.payees.documents()
+    return [d for d in documents if may_see_payee(principal, d["id"], managers)]

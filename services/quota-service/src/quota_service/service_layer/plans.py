@@ -6,7 +6,8 @@ from provisio_calc import PlanInvalid, load_plan
 from provisio_common.auth import Principal
 from provisio_common.events import PlanVersion
 from provisio_common.problems import Problem, invalid
-from quota_service.domain.plans import StoredPlanVersion, next_version
+from quota_service.domain.plans import PlanDiff, StoredPlanVersion, next_version, plan_diff
+from quota_service.service_layer.access import visible_plan_ids
 from quota_service.service_layer.changes import Put, QuotaUoW, upsert_publish_audit
 
 
@@ -49,9 +50,21 @@ async def put_plan(uow: QuotaUoW, principal: Principal, plan_id: str, text: str)
     return Put(stored, created)
 
 
-async def get_plan(uow: QuotaUoW, plan_id: str, version: int | None = None) -> StoredPlanVersion:
-    """The latest version of a plan, or the given one; 404 if there is none."""
+async def _ensure_may_see_plan(uow: QuotaUoW, principal: Principal, plan_id: str) -> None:
+    visible = visible_plan_ids(
+        principal, await uow.repos.payees.documents(), await uow.repos.payees.managers()
+    )
+    if visible is not None and plan_id not in visible:
+        raise Problem(403, f"{principal.role} {principal.sub!r} may not see plan {plan_id!r}")
+
+
+async def get_plan(
+    uow: QuotaUoW, principal: Principal, plan_id: str, version: int | None = None
+) -> StoredPlanVersion:
+    """The latest version of a plan, or the given one, if the principal may see it (403: a
+    rep the plans they are assigned to, a manager those of their subtree); 404 if none."""
     async with uow:
+        await _ensure_may_see_plan(uow, principal, plan_id)
         found = (
             await uow.repos.plans.latest(plan_id)
             if version is None
@@ -62,7 +75,32 @@ async def get_plan(uow: QuotaUoW, plan_id: str, version: int | None = None) -> S
     return found
 
 
-async def list_plans(uow: QuotaUoW) -> list[StoredPlanVersion]:
-    """Every plan at its latest version."""
+async def list_plans(uow: QuotaUoW, principal: Principal) -> list[StoredPlanVersion]:
+    """The plans the principal may see, each at its latest version."""
     async with uow:
-        return await uow.repos.plans.latest_of_each()
+        visible = visible_plan_ids(
+            principal, await uow.repos.payees.documents(), await uow.repos.payees.managers()
+        )
+        plans = await uow.repos.plans.latest_of_each()
+    return [p for p in plans if visible is None or p.plan_id in visible]
+
+
+async def diff_plan(
+    uow: QuotaUoW, principal: Principal, plan_id: str, from_version: int | None, to_version: int | None
+) -> PlanDiff:
+    """What changed from one version of a plan to another (default: the latest against the
+    one before it); 404 if either is missing."""
+    async with uow:
+        await _ensure_may_see_plan(uow, principal, plan_id)
+        latest = await uow.repos.plans.latest(plan_id)
+        if latest is None:
+            raise Problem(404, f"no plan {plan_id!r}")
+        to_number = latest.version if to_version is None else to_version
+        from_number = max(to_number - 1, 1) if from_version is None else from_version
+        new = await uow.repos.plans.version(plan_id, to_number)
+        old = await uow.repos.plans.version(plan_id, from_number)
+    for number, found in ((from_number, old), (to_number, new)):
+        if found is None:
+            raise Problem(404, f"no plan {plan_id!r} version {number}")
+    assert old is not None and new is not None
+    return plan_diff(old, new)

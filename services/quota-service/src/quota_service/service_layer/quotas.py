@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from provisio_common.auth import Principal
+from provisio_common.auth import Principal, ensure_may_see
 from provisio_common.events import QuotaRecord
 from provisio_common.problems import Problem, invalid
 from quota_service.domain.quotas import Quota, quota_problems
+from quota_service.service_layer.access import may_see_payee
 from quota_service.service_layer.changes import Put, QuotaUoW, upsert_publish_audit
 
 
@@ -43,16 +44,19 @@ async def put_quota(
     return Put(held if held is not None and not changed else quota, created=held is None)
 
 
-async def get_quota(uow: QuotaUoW, payee: str, period: str) -> Quota:
-    """One quota; 404 if there is none."""
+async def get_quota(uow: QuotaUoW, principal: Principal, payee: str, period: str) -> Quota:
+    """One quota, if the principal may see the payee (403); 404 if there is none."""
     async with uow:
+        ensure_may_see(principal, payee, await uow.repos.payees.managers())
         quota = await uow.repos.quotas.get(payee, period)
     if quota is None:
         raise Problem(404, f"no quota for {payee!r} in {period!r}")
     return quota
 
 
-async def list_quotas(uow: QuotaUoW, payee: str | None = None) -> list[Quota]:
-    """Quotas of one payee, or all, by payee and period."""
+async def list_quotas(uow: QuotaUoW, principal: Principal, payee: str | None = None) -> list[Quota]:
+    """The quotas the principal may see (of one payee, or all), by payee and period."""
     async with uow:
-        return await uow.repos.quotas.find(payee)
+        managers = await uow.repos.payees.managers()
+        found = await uow.repos.quotas.find(payee)
+    return [q for q in found if may_see_payee(principal, q.payee, managers)]
