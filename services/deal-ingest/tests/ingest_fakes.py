@@ -89,17 +89,32 @@ class MemoryDeals(Deals):
         # (source, external_id) -> (current snapshot document, when it was stored)
         self.current_rows: dict[tuple[str, str], tuple[dict[str, Any], datetime]] = {}
         self.revision_rows: dict[tuple[str, str], list[Revision]] = {}
+        # (source, external_id, revision) of revisions kept but not published
+        self.kept_back: set[tuple[str, str, int]] = set()
 
     @override
     async def lock_history(self, source: str, external_id: str) -> list[Stored]:
         return [
-            Stored(r.revision, r.changed_at, _jsonb(r.document))
+            Stored(
+                r.revision,
+                r.changed_at,
+                _jsonb(r.document),
+                (source, external_id, r.revision) not in self.kept_back,
+            )
             for r in sorted(self.revision_rows.get((source, external_id), []), key=lambda r: r.revision)
         ]
 
     @override
-    async def add_revision(self, snapshot: DealSnapshot, delivery: int, *, current: bool) -> None:
+    async def mark_published(self, source: str, external_id: str, revision: int) -> None:
+        self.kept_back.discard((source, external_id, revision))
+
+    @override
+    async def add_revision(
+        self, snapshot: DealSnapshot, delivery: int, *, current: bool, published: bool = True
+    ) -> None:
         key = (snapshot.source, snapshot.external_id)
+        if not published:
+            self.kept_back.add((snapshot.source, snapshot.external_id, snapshot.revision))
         revisions = self.revision_rows.setdefault(key, [])
         if any(r.revision == snapshot.revision for r in revisions):
             raise CommitConflict(f"revision {snapshot.revision} of {snapshot.key} is already kept")

@@ -194,9 +194,15 @@ async def test_changes_make_revisions_and_a_late_change_joins_history_without_mo
     assert outcomes == ["new_revision", "new_revision", "new_revision", "unchanged"]
     async with httpx.AsyncClient() as client:
         deal = (await client.get(f"{ingest.url}/deals/generic/D-7", headers=admin)).json()
-    # the latest change stays current; the late one is kept (and published) in its place in history
-    assert deal["current"]["amount"] == "1500.00" and deal["current"]["revision"] == 2
-    assert [r["snapshot"]["amount"] for r in deal["revisions"]] == ["1000.00", "1500.00", "1100.00"]
+    # the late one is kept (and published) in its place in history; the last one repeats the
+    # one before it in history: kept, not published, and current (it is the latest)
+    assert deal["current"]["amount"] == "1500.00" and deal["current"]["revision"] == 4
+    assert [r["snapshot"]["amount"] for r in deal["revisions"]] == [
+        "1000.00",
+        "1500.00",
+        "1100.00",
+        "1500.00",
+    ]
     assert await count_rows(ingest, "deliveries") == 4  # every delivery kept verbatim
     assert await count_rows(ingest, "outbox") == 3
 

@@ -103,7 +103,8 @@ async def test_an_older_hubspot_change_joins_history_but_never_overwrites_a_newe
     current = await store.repos.deals.current("hubspot", "501")
     assert current is not None and current["amount"] == "150"
     again = await deliver_hubspot(store, "b3", [change(501, 4, T + 2500, "amount", "120")])
-    assert again.deals == [StoreResult("unchanged", "hubspot:501", 2)]  # says what history already says
+    assert again.deals == [StoreResult("unchanged", "hubspot:501", 3)]  # kept back: says what history says
+    assert len(store.outbox) == 2
 
 
 async def test_changes_out_of_order_in_one_batch_merge_by_when_they_happened() -> None:

@@ -92,12 +92,32 @@ async def test_an_unchanged_snapshot_publishes_nothing() -> None:
     store = fake_store()
     await deliver(store, "m1", applying_deal(snapshot()))
     result = await deliver(store, "m2", applying_deal(snapshot("2027-03-01T00:00:00Z")))
-    assert result == StoreResult("unchanged", "generic:D-1", 1)
+    assert result == StoreResult("unchanged", "generic:D-1", 2)  # kept in history, not published
     assert len(store.outbox) == 1
-    [latest, _] = await store.repos.deliveries.find(
+    again = await deliver(store, "m3", applying_deal(snapshot("2027-03-01T00:00:00Z")))
+    assert again == StoreResult("unchanged", "generic:D-1", 2)  # the same snapshot: kept once
+    assert [r.revision for r in await store.repos.deals.revisions("generic", "D-1")] == [1, 2]
+    [_, latest, _] = await store.repos.deliveries.find(
         source=None, outcome=None, since=None, before=None, limit=10
     )
     assert (latest.delivery_id, latest.outcome) == ("m2", "unchanged")
+
+
+async def test_a_kept_back_rewin_is_published_when_the_cancellation_before_it_arrives() -> None:
+    store = fake_store()
+    await deliver(store, "m1", applying_deal(snapshot("2027-02-01T00:00:00Z")))
+    rewon = await deliver(store, "m2", applying_deal(snapshot("2027-02-20T00:00:00Z")))
+    assert rewon == StoreResult("unchanged", "generic:D-1", 2)
+    cancelled = snapshot("2027-02-09T00:00:00Z").model_copy(update={"status": "cancelled"})
+    result = await deliver(store, "m3", applying_deal(cancelled))
+    assert result == StoreResult("new_revision", "generic:D-1", 3)
+    assert [(m.envelope.data["revision"], m.envelope.data["status"]) for m in store.outbox] == [
+        (1, "won"),
+        (3, "cancelled"),
+        (2, "won"),
+    ]
+    current = await store.repos.deals.current("generic", "D-1")
+    assert current is not None and (current["status"], current["revision"]) == ("won", 2)
 
 
 async def test_a_late_snapshot_is_kept_and_published_but_the_latest_stays_current() -> None:

@@ -24,17 +24,19 @@ def stored_from(data: Mapping[str, object], revision: int) -> Stored:
 
 
 def test_first_snapshot_is_revision_one_and_current() -> None:
-    assert decide([], generic_deal(DATA, NOW)) == Decision("new_revision", 1, current=True)
+    assert decide([], generic_deal(DATA, NOW)) == Decision("new_revision", 1, current=True, publish=True)
 
 
 def test_a_change_is_the_next_revision() -> None:
     incoming = generic_deal({**DATA, "amount": "20.00", "changed_at": "2027-02-04T00:00:00Z"}, NOW)
-    assert decide([stored_from(DATA, 3)], incoming) == Decision("new_revision", 4, current=True)
+    assert decide([stored_from(DATA, 3)], incoming) == Decision("new_revision", 4, current=True, publish=True)
 
 
 def test_a_late_change_is_kept_in_history_without_becoming_current() -> None:
     incoming = generic_deal({**DATA, "amount": "5.00", "changed_at": "2027-02-01T00:00:00Z"}, NOW)
-    assert decide([stored_from(DATA, 2)], incoming) == Decision("new_revision", 3, current=False)
+    assert decide([stored_from(DATA, 2)], incoming) == Decision(
+        "new_revision", 3, current=False, publish=True
+    )
 
 
 def test_the_same_content_later_is_no_new_revision() -> None:
@@ -55,7 +57,24 @@ def test_a_won_again_after_a_loss_is_a_revision_even_if_an_earlier_one_said_the_
     lost = {**DATA, "status": "lost", "changed_at": "2027-02-09T00:00:00Z"}
     again = {**DATA, "changed_at": "2027-02-20T00:00:00Z"}
     history = [stored_from(won, 1), stored_from(lost, 2)]
-    assert decide(history, generic_deal(again, NOW)) == Decision("new_revision", 3, current=True)
+    assert decide(history, generic_deal(again, NOW)) == Decision(
+        "new_revision", 3, current=True, publish=True
+    )
+
+
+def test_a_rewin_arriving_before_the_cancellation_it_follows_is_kept_and_published_when_that_arrives() -> (
+    None
+):
+    won = {**DATA, "changed_at": "2027-02-01T00:00:00Z"}
+    cancelled = {**DATA, "status": "cancelled", "changed_at": "2027-02-09T00:00:00Z"}
+    rewon = {**DATA, "changed_at": "2027-02-20T00:00:00Z"}
+    history = [stored_from(won, 1)]
+    kept = decide(history, generic_deal(rewon, NOW))
+    # for now it says what the snapshot before it says: kept back, not published, but current
+    assert kept == Decision("unchanged", 2, current=True, publish=False)
+    history.append(Stored(2, generic_deal(rewon, NOW).changed_at, generic_deal(rewon, NOW).to_data(), False))
+    arrives = decide(history, generic_deal(cancelled, NOW))
+    assert arrives == Decision("new_revision", 3, current=False, publish=True, now_meaningful=(2,))
 
 
 def test_any_arrival_order_keeps_the_same_history_and_current_snapshot() -> None:

@@ -67,9 +67,15 @@ class Deals(ABC):
         """Lock the deal for this transaction (even one not stored yet); every revision kept."""
 
     @abstractmethod
-    async def add_revision(self, snapshot: DealSnapshot, delivery: int, *, current: bool) -> None:
-        """Keep `snapshot` (its revision assigned) as a revision; with `current`, it is also
-        the deal's current snapshot (the last in its history)."""
+    async def add_revision(
+        self, snapshot: DealSnapshot, delivery: int, *, current: bool, published: bool = True
+    ) -> None:
+        """Keep `snapshot` (its revision assigned) as a revision, published or kept back; with
+        `current`, it is also the deal's current snapshot (the last in its history)."""
+
+    @abstractmethod
+    async def mark_published(self, source: str, external_id: str, revision: int) -> None:
+        """Note that a kept-back revision has now been published."""
 
     @abstractmethod
     async def current(self, source: str, external_id: str) -> dict[str, Any] | None:
@@ -225,15 +231,26 @@ class SqlDeals(Deals):
         t = deal_revisions
         rows = (
             await self.session.execute(
-                sa.select(t.c.revision, t.c.changed_at, t.c.document)
+                sa.select(t.c.revision, t.c.changed_at, t.c.document, t.c.published)
                 .where(t.c.source == source, t.c.external_id == external_id)
                 .order_by(t.c.revision)
             )
         ).all()
-        return [Stored(r.revision, r.changed_at, r.document) for r in rows]
+        return [Stored(r.revision, r.changed_at, r.document, r.published) for r in rows]
 
     @override
-    async def add_revision(self, snapshot: DealSnapshot, delivery: int, *, current: bool) -> None:
+    async def mark_published(self, source: str, external_id: str, revision: int) -> None:
+        t = deal_revisions
+        await self.session.execute(
+            t.update()
+            .where(t.c.source == source, t.c.external_id == external_id, t.c.revision == revision)
+            .values(published=True)
+        )
+
+    @override
+    async def add_revision(
+        self, snapshot: DealSnapshot, delivery: int, *, current: bool, published: bool = True
+    ) -> None:
         document: dict[str, Any] = snapshot.to_data()
         await self.session.execute(
             deal_revisions.insert().values(
@@ -243,6 +260,7 @@ class SqlDeals(Deals):
                 delivery=delivery,
                 changed_at=snapshot.changed_at,
                 document=document,
+                published=published,
             )
         )
         if not current:

@@ -48,6 +48,9 @@ deal_revisions = sa.Table(
     sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("document", JSONB, nullable=False),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    # False while the snapshot says what the one before it in history says (kept, not sent);
+    # it is published once a later arrival makes it mean something (domain/snapshots.py).
+    sa.Column("published", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 
 activities = sa.Table(

@@ -1,10 +1,10 @@
 """Deal snapshots and revisions: the pure rules of deal-ingest.
 
-Every distinct snapshot a CRM sends is kept and published, late ones too: a deal's
-history is ordered by `changed_at` (`provisio_common.events.revision_order`), not by
-arrival, so any arrival order gives the same history. `revision` numbers arrivals. A
-snapshot is redundant (`unchanged`) when it is already kept, or when it says the same as
-the snapshot before it in that history. The current snapshot is the last in history.
+Every distinct snapshot a CRM sends is kept, late ones too: a deal's history is ordered by
+`changed_at` (`provisio_common.events.revision_order`), not by arrival, so any arrival
+order gives the same history. `revision` numbers arrivals. A snapshot is published when it
+says something the snapshot before it in history does not (see `decide`). The current
+snapshot is the last in history.
 """
 
 from __future__ import annotations
@@ -24,40 +24,60 @@ RESERVED_SOURCES = {"hubspot", "pipedrive", "salesforce"}
 
 @dataclass(frozen=True)
 class Stored:
-    """One kept revision of a deal."""
+    """One kept revision of a deal (`published` False: kept in history, not sent yet)."""
 
     revision: int
     changed_at: datetime
     document: dict[str, Any]
+    published: bool = True
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What storing a snapshot does: its revision (arrival number) and whether it becomes
-    the deal's current snapshot (the last in history)."""
+    """What storing a snapshot does: its revision (arrival number), whether it becomes the
+    deal's current snapshot (the last in history), whether it is published now, and which
+    kept revisions this arrival makes meaningful (to publish now)."""
 
     outcome: Literal["new_revision", "unchanged"]
     revision: int
     current: bool = False
+    publish: bool = False
+    now_meaningful: tuple[int, ...] = ()
 
 
 def decide(history: Sequence[Stored], incoming: DealSnapshot) -> Decision:
     """What storing `incoming` (whose revision is not yet assigned) does, given every
-    revision kept of its deal (any order)."""
-    if not history:
-        return Decision("new_revision", 1, current=True)
+    revision kept of its deal (any order).
+
+    A snapshot already kept (same `changed_at`, same content) is `unchanged`. Any other is
+    kept as the next revision. It is published when it says something the snapshot before
+    it in history does not; otherwise it is kept unpublished (`unchanged`), because a later
+    arrival may land between the two and make it mean something (a re-win arriving before
+    the cancellation it follows): that arrival then publishes it too.
+    """
     document = incoming.to_data()
     place = revision_order(document)
-    timeline = sorted(history, key=lambda r: revision_order(r.document))
-    before = [r for r in timeline if revision_order(r.document) <= place]
-    last_arrival = max(r.revision for r in history)
-    if before and (
-        revision_order(before[-1].document) == place
-        or canonical_content(before[-1].document) == canonical_content(document)
-    ):
-        return Decision("unchanged", before[-1].revision)
-    is_last = place > revision_order(timeline[-1].document)
-    return Decision("new_revision", last_arrival + 1, current=is_last)
+    if any(revision_order(r.document) == place for r in history):
+        same = next(r for r in history if revision_order(r.document) == place)
+        return Decision("unchanged", same.revision)
+    revision = max((r.revision for r in history), default=0) + 1
+    mine = Stored(revision, incoming.changed_at, document, published=False)
+    timeline = sorted([*history, mine], key=lambda r: revision_order(r.document))
+    meaningful = {
+        r.revision
+        for i, r in enumerate(timeline)
+        if i == 0 or canonical_content(r.document) != canonical_content(timeline[i - 1].document)
+    }
+    publish = revision in meaningful
+    return Decision(
+        "new_revision" if publish else "unchanged",
+        revision,
+        current=timeline[-1] is mine,
+        publish=publish,
+        now_meaningful=tuple(
+            sorted(r.revision for r in history if not r.published and r.revision in meaningful)
+        ),
+    )
 
 
 def generic_deal(data: Any, received_at: datetime) -> DealSnapshot:

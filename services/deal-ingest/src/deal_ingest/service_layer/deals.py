@@ -17,17 +17,22 @@ from provisio_common.problems import Problem
 
 
 async def store_deal(uow: IngestUoW, delivery: int, incoming: DealSnapshot) -> StoreResult:
-    """Apply one incoming snapshot (revision not yet assigned): a snapshot that changes the
-    deal's history (a late one too) is kept as the next revision and published on deals.v1;
-    a redundant one changes nothing (`domain.snapshots.decide`)."""
-    history = await uow.repos.deals.lock_history(incoming.source, incoming.external_id)
+    """Apply one incoming snapshot (revision not yet assigned): a snapshot not kept yet is
+    kept as the next revision (a late one too) and published on deals.v1 when it says
+    something the snapshot before it in history does not; kept-back revisions it makes
+    meaningful are published with it (`domain.snapshots.decide`)."""
+    deals = uow.repos.deals
+    history = await deals.lock_history(incoming.source, incoming.external_id)
     decision = decide(history, incoming)
-    if decision.outcome != "new_revision":
-        return StoreResult(decision.outcome, incoming.key, decision.revision)
-    snapshot = incoming.model_copy(update={"revision": decision.revision})
-    await uow.repos.deals.add_revision(snapshot, delivery, current=decision.current)
-    await uow.publish(snapshot)
-    return StoreResult("new_revision", snapshot.key, snapshot.revision)
+    if decision.revision not in {r.revision for r in history}:
+        snapshot = incoming.model_copy(update={"revision": decision.revision})
+        await deals.add_revision(snapshot, delivery, current=decision.current, published=decision.publish)
+        if decision.publish:
+            await uow.publish(snapshot)
+    for kept in (r for r in history if r.revision in decision.now_meaningful):
+        await deals.mark_published(incoming.source, incoming.external_id, kept.revision)
+        await uow.publish(DealSnapshot.model_validate(kept.document))
+    return StoreResult(decision.outcome, incoming.key, decision.revision)
 
 
 async def store_activity(uow: IngestUoW, delivery: int, activity: ActivityRecord) -> StoreResult:
