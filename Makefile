@@ -9,7 +9,7 @@ UV := $(BOOT)/bin/uv
 VENV := .venv
 PROVISIO := $(VENV)/bin/provisio
 
-.PHONY: venv up down logs status test bench lint clean
+.PHONY: venv up down logs status test bench check-differential lint clean
 
 $(UV):
 	$(PYTHON) -m venv $(BOOT)
@@ -36,6 +36,11 @@ test: lint
 
 bench: venv
 	$(PROVISIO) bench
+
+# Seeded random scenarios through a throwaway stack (shuffled, retried, duplicated
+# webhooks), compared to the cent with the plan engine; exits 1 on any difference.
+check-differential: venv
+	$(PROVISIO) check-differential --seeds 50
 
 # Lint and types first (make test runs them): ruff, ruff format, mypy --strict on sources
 # and tests, one package at a time (each test tree has its own conftest and helpers).

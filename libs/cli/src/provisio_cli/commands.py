@@ -107,6 +107,15 @@ def bench(ns: argparse.Namespace) -> int:
     return status
 
 
+def check_differential(ns: argparse.Namespace) -> int:
+    """`provisio check-differential`: seeded scenarios through a throwaway stack vs the engine."""
+    from provisio_cli.differential import run
+
+    return run(
+        ns.seeds, ns.first, timeout_s=ns.timeout, mode=ns.mode, verbose=ns.verbose, per_stack=ns.per_stack
+    )
+
+
 def serve(ns: argparse.Namespace) -> int:
     """`provisio serve`: run one service in the foreground."""
     module = {

@@ -5,6 +5,7 @@ provisio token --role rep --sub ID      mint a local bearer token
 provisio send-deal ...                  sign and send a deal to the generic webhook door
 provisio calc ...                       the offline plan engine (PLANS.md contract)
 provisio bench                          the benchmarks (make bench)
+provisio check-differential --seeds N   random scenarios through a throwaway stack vs the engine
 """
 
 from __future__ import annotations
@@ -53,6 +54,24 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--state", default=".provisio")
     bench = sub.add_parser("bench", help="run the benchmarks")
     bench.add_argument("--deals", type=int, default=300, help="deals in the end-to-end run")
+    differential = sub.add_parser(
+        "check-differential",
+        help="seeded scenarios through a throwaway stack, compared to the cent with the engine",
+    )
+    differential.add_argument("--seeds", type=int, default=10, help="how many seeds to run")
+    differential.add_argument("--first", type=int, default=1, help="the first seed")
+    differential.add_argument(
+        "--timeout", type=float, default=60, help="seconds without progress before a seed counts as unsettled"
+    )
+    differential.add_argument("--per-stack", type=int, default=10, help="seeds per throwaway stack")
+    differential.add_argument(
+        "--mode",
+        default="shuffled",
+        choices=["shuffled", "in-order", "control"],
+        help="shuffled with retries and duplicates (default); every snapshot in order; "
+        "only each deal's last snapshot, in order (checks the harness)",
+    )
+    differential.add_argument("--verbose", action="store_true", help="describe each failing scenario")
     serve = sub.add_parser("serve", help="run one service in the foreground")
     serve.add_argument("service", choices=["deal-ingest", "calc-engine", "quota-service", "payout-service"])
     ns = parser.parse_args(args)
