@@ -46,13 +46,14 @@ check-differential: venv
 # and tests, one package at a time (each test tree has its own conftest and helpers).
 TYPED := libs/common libs/calc libs/cli services/deal-ingest services/calc-engine services/quota-service services/payout-service
 lint: venv
-	$(VENV)/bin/ruff check libs services tests
-	$(VENV)/bin/ruff format --check libs services tests
+	$(VENV)/bin/ruff check libs services tests deploy
+	$(VENV)/bin/ruff format --check libs services tests deploy
 	@set -e; for unit in $(TYPED); do \
 		echo "mypy --strict $$unit"; \
 		MYPYPATH=$$unit/tests $(VENV)/bin/mypy --strict $$unit/src $$unit/tests; \
 	done
 	$(VENV)/bin/mypy --strict tests
+	$(VENV)/bin/mypy --strict deploy/generate.py deploy/compose/demo.py deploy/k8s/base/wait_for_dependencies.py
 
 clean: down
 	rm -rf $(STATE) $(VENV)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from provisio_common.embedded import (
     EmbeddedBroker,
@@ -37,11 +39,26 @@ DATABASES = {
     "payout-service": "provisio_payout",
 }
 DEFAULT_PG_PORT = 54320
+DEFAULT_PROMETHEUS_PORT = 9090
+# deploy/prometheus of the source tree (the editable install `make venv` makes); absent in a
+# wheel install, where `make up` simply starts no Prometheus.
+PROMETHEUS_DEPLOY = Path(__file__).resolve().parents[4] / "deploy" / "prometheus"
 DEFAULT_BROKER_PORT = 19092
 HOST = "127.0.0.1"
 
 
 DEMO_SALESFORCE_ORG_ID = "00D000000000001EAA"
+
+
+def prometheus_config(ports: dict[str, int], deploy: Path = PROMETHEUS_DEPLOY) -> dict[str, Any]:
+    """deploy/prometheus/prometheus.yml (docker compose's) with every target on 127.0.0.1 at the
+    port of its service and the rules file by absolute path: the same jobs, labels and rules."""
+    config: dict[str, Any] = yaml.safe_load((deploy / "prometheus.yml").read_text())
+    config["rule_files"] = [str((deploy / name).resolve()) for name in config.get("rule_files", [])]
+    for job in config["scrape_configs"]:
+        for static in job["static_configs"]:
+            static["targets"] = [f"{HOST}:{ports[job['job_name']]}"]
+    return config
 
 
 def _new_webhook_secrets() -> dict[str, str]:
@@ -122,6 +139,7 @@ class Stack:
         started = time.monotonic()
         config = self.config()
         urls = self.start_processes()
+        self.start_prometheus()
         from provisio_cli.demo import run_demo
 
         demo = run_demo(self.settings(), urls, config["webhook_secrets"]["generic"])
@@ -166,6 +184,46 @@ class Stack:
             self._wait_ready(name, url)
             print(f"{name:<14} {url}  (docs: {url}/docs)")
         return urls
+
+    def start_prometheus(self) -> str | None:
+        """Start Prometheus on the services (same scrape config and rules as docker compose) if a
+        `prometheus` binary is on PATH; otherwise say how to get one. Returns its URL or None."""
+        port = int(os.environ.get("PROVISIO_PROMETHEUS_PORT", DEFAULT_PROMETHEUS_PORT))
+        url = f"http://{HOST}:{port}"
+        binary = shutil.which("prometheus")
+        if binary is None or not (PROMETHEUS_DEPLOY / "prometheus.yml").exists():
+            print(
+                "prometheus     not started: no `prometheus` on PATH (Debian/Ubuntu: "
+                "sudo apt-get install prometheus; or a release from prometheus.io/download), "
+                "then `make up` again; alerts and rules: deploy/prometheus/"
+            )
+            return None
+        if self._pid("prometheus") is None:
+            if port_open(HOST, port):
+                print(f"prometheus     not started: port {port} is in use (set PROVISIO_PROMETHEUS_PORT)")
+                return None
+            folder = self.state / "prometheus"
+            folder.mkdir(parents=True, exist_ok=True)
+            ports = {name: self.config()["ports"][name] for name in SERVICES}
+            config_file = folder / "prometheus.yml"
+            config_file.write_text(yaml.safe_dump(prometheus_config(ports), sort_keys=False))
+            with (self.logs / "prometheus.log").open("ab") as log:
+                process = subprocess.Popen(
+                    [
+                        binary,
+                        f"--config.file={config_file}",
+                        f"--storage.tsdb.path={folder / 'data'}",
+                        f"--web.listen-address={HOST}:{port}",
+                        "--storage.tsdb.retention.time=7d",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            self._record("prometheus", process.pid)
+        print(f"prometheus     {url}  (alerts: {url}/alerts; dashboards: deploy/grafana/dashboards)")
+        return url
 
     def _refuse_taken_port(self, name: str, port: int) -> None:
         if port_open(HOST, port):
@@ -215,6 +273,8 @@ class Stack:
         settings = self.settings()
         tokens = {
             "admin": mint_token(settings, "admin", "admin"),
+            # A second admin: payout batches need two people (one builds, another approves).
+            "admin2": mint_token(settings, "admin2", "admin"),
             "manager": mint_token(settings, demo["manager"], "manager"),
             "rep": mint_token(settings, demo["rep"], "rep"),
             "other_rep": mint_token(settings, demo["other_rep"], "rep"),
@@ -244,11 +304,19 @@ class Stack:
         print("\nA rep's statements:")
         rep_token = stack["tokens"]["rep"]
         print(f"  curl -s -H 'Authorization: Bearer {rep_token}' {payout}/statements/{demo['rep']}")
+        if demo.get("batch"):
+            payroll = stack["tokens"]["payroll"]
+            print(
+                f"\nPayroll's approved batch for {demo['pay_period']} (built by admin, approved by admin2):"
+            )
+            pull = f"curl -s -H 'Authorization: Bearer {payroll}' {payout}/payroll/batches"
+            print(f"  {pull}")
+            print(f"  {pull}/{demo['batch']}/lines.csv")
 
     # -- down / status ----------------------------------------------------------------------
     def down(self) -> int:
         """Stop the services, the broker and Postgres, and forget their pids."""
-        for name in [*reversed(list(SERVICES)), "broker"]:
+        for name in ["prometheus", *reversed(list(SERVICES)), "broker"]:
             pid = self._pid(name)
             if pid is not None:
                 stop_pid(pid)
@@ -264,7 +332,7 @@ class Stack:
     def status(self) -> int:
         """Print each process as running (with its pid) or stopped; 3 when none runs."""
         running = 0
-        for name in ["postgres", "broker", *SERVICES]:
+        for name in ["postgres", "broker", *SERVICES, "prometheus"]:
             pid = self._pid(name)
             print(f"{name:<15} {'running, pid ' + str(pid) if pid else 'stopped'}")
             running += pid is not None
