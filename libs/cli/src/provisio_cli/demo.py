@@ -1,5 +1,7 @@
 """The demo CRM of `make up`: a small company (a manager, four reps, a plan, quotas)
-and ~50 signed deal webhooks over the current quarter, one of them later cancelled.
+and ~50 signed deal webhooks over the current quarter, one of them later cancelled; then
+the payout cycle up to payroll: the quarter's first pay period closed, its batch built and
+approved by a second admin, waiting for payroll to pull it.
 
 Idempotent: plans, payees and quotas are PUTs, and every webhook has a fixed
 `webhook-id`, so a second `make up` re-sends nothing new and duplicates nothing.
@@ -24,6 +26,7 @@ COMPANY = "Northwind Analytics"
 MANAGER = "mgr-ada"
 REPS = ["rep-ben", "rep-cleo", "rep-dan", "rep-eve"]
 PRODUCTS = ["widget-pro", "widget-lite", "analytics-suite"]
+PAYROLL_IDS = {MANAGER: "EMP-1001", **{rep: f"EMP-{1002 + n}" for n, rep in enumerate(REPS)}}
 
 
 def quarter_of(day: date) -> tuple[str, date]:
@@ -131,6 +134,7 @@ def run_demo(settings: ProvisioSettings, urls: dict[str, str], secret: str) -> d
                     "name": "Ada Lovelace",
                     "roles": ["manager"],
                     "crm_ids": [f"generic:{MANAGER}"],
+                    "payroll_id": PAYROLL_IDS[MANAGER],
                     "assignments": assignment,
                 },
             )
@@ -144,6 +148,7 @@ def run_demo(settings: ProvisioSettings, urls: dict[str, str], secret: str) -> d
                         "name": rep.removeprefix("rep-").title(),
                         "manager": MANAGER,
                         "crm_ids": [f"generic:{rep}"],
+                        "payroll_id": PAYROLL_IDS[rep],
                         "assignments": assignment,
                     },
                 )
@@ -171,7 +176,58 @@ def run_demo(settings: ProvisioSettings, urls: dict[str, str], secret: str) -> d
         expected[f"generic:{cancelled['external_id']}"] = 2
         expected |= load_planning(client, urls, admin, secret, today)
         _wait_until_settled(client, urls, admin, expected)
-    return {"rep": REPS[1], "other_rep": REPS[2], "manager": MANAGER, "deals": len(deals), "company": COMPANY}
+        admin2 = {"Authorization": f"Bearer {mint_token(settings, 'admin2', 'admin')}"}
+        payout = run_payout_demo(client, urls["payout-service"], admin, admin2, today)
+    return {
+        "rep": REPS[1],
+        "other_rep": REPS[2],
+        "manager": MANAGER,
+        "deals": len(deals),
+        "company": COMPANY,
+        **payout,
+    }
+
+
+def run_payout_demo(
+    client: httpx.Client, payout: str, admin: dict[str, str], admin2: dict[str, str], today: date
+) -> dict[str, Any]:
+    """The payout cycle up to payroll: close the quarter's first pay period (and any earlier
+    one still open, in order), build its batch as `admin` and approve it as `admin2` (two
+    people), and leave it for payroll to pull. Idempotent: a closed pay period and a batch
+    already built are kept. Returns the pay period and the batch id (None: nothing to pay)."""
+    _, first = quarter_of(today)
+    pay_period = first.strftime("%Y-%m")  # the demo plan pays monthly
+    for period in _json(client, f"{payout}/pay-periods", admin):
+        if period["status"] == "open" and period["pay_period"] <= pay_period:
+            _ok(client.post(f"{payout}/pay-periods/{period['pay_period']}/close", headers=admin))
+    if not any(
+        p["pay_period"] == pay_period and p["status"] == "closed"
+        for p in _json(client, f"{payout}/pay-periods", admin)
+    ):
+        _ok(client.post(f"{payout}/pay-periods/{pay_period}/close", headers=admin))
+    batch = next(
+        (
+            b
+            for b in _json(client, f"{payout}/batches", admin)
+            if b["pay_period"] == pay_period and b["status"] != "cancelled"
+        ),
+        None,
+    )
+    deadline = time.monotonic() + 30
+    while batch is None or (
+        batch["status"] == "draft" and batch["exceptions"] and time.monotonic() < deadline
+    ):
+        if batch is not None:  # payroll ids not replicated yet: build again in a moment
+            _ok(client.post(f"{payout}/batches/{batch['id']}/cancel", headers=admin))
+            time.sleep(0.5)
+        built = client.post(f"{payout}/batches", headers=admin, json={"pay_period": pay_period})
+        if built.status_code == 409 and "nothing to pay" in built.text:
+            return {"pay_period": pay_period, "batch": None}
+        _ok(built)
+        batch = built.json()
+    if batch["status"] == "draft":
+        _ok(client.post(f"{payout}/batches/{batch['id']}/approve", headers=admin2))
+    return {"pay_period": pay_period, "batch": batch["id"]}
 
 
 def load_planning(

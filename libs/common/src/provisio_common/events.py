@@ -271,3 +271,46 @@ class LedgerEntryRecord(Schema):
     cause_event: str
     explanation: dict[str, Any] = Field(default_factory=dict)
     posted_at: datetime
+
+
+class PayoutLine(Schema):
+    """One line of a payout batch: what one payee is paid under one earning code."""
+
+    line_id: str
+    payee: str
+    payroll_id: str | None
+    pay_period: str = Field(description="the pay period whose payable the line pays")
+    earning_code: str
+    amount: Amount
+    currency: str
+    cash: bool
+    entry_ids: list[str] = Field(default_factory=list)
+    adjustment_ids: list[str] = Field(default_factory=list)
+    carried_from: str | None = None
+
+
+class PayoutBatchApproved(Schema):
+    """`payouts.v1` `payout.batch_approved`: a batch two admins built and approved, ready
+    for payroll to pull. `total` is the sum of its cash lines."""
+
+    batch_id: str
+    pay_period: str
+    currency: str
+    pay_date: date
+    total: Amount
+    built_by: str
+    approved_by: str
+    approved_at: datetime
+    lines: list[PayoutLine]
+
+
+class PayoutLineSettled(Schema):
+    """`payouts.v1` `payout.line_settled`: payroll acknowledged one line as paid or rejected."""
+
+    batch_id: str
+    line: PayoutLine
+    status: Literal["paid", "rejected"]
+    payroll_ref: str | None = None
+    reason: str | None = None
+    settled_at: datetime
+    batch_status: Literal["approved", "settled"]

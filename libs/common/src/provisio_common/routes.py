@@ -19,11 +19,24 @@ from provisio_common.events import (
     FxRateRecord,
     LedgerEntryRecord,
     PayeeRecord,
+    PayoutBatchApproved,
+    PayoutLineSettled,
     PlanVersion,
     QuotaRecord,
     Schema,
 )
-from provisio_common.topics import ACTIVITIES, CREDITS, DEALS, FXRATES, LEDGER, PAYEES, PLANS, QUOTAS, Topic
+from provisio_common.topics import (
+    ACTIVITIES,
+    CREDITS,
+    DEALS,
+    FXRATES,
+    LEDGER,
+    PAYEES,
+    PAYOUTS,
+    PLANS,
+    QUOTAS,
+    Topic,
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,11 @@ ROUTES: dict[type[Schema], Route] = {
     ),
     CreditRecord: Route("credit", CREDITS, *_same(lambda r: r.payee)),
     LedgerEntryRecord: Route("ledger.entry", LEDGER, *_same(lambda r: r.payee)),
+    # A batch's events share its partition (key: batch id), in the order they happened.
+    PayoutBatchApproved: Route("payout.batch_approved", PAYOUTS, *_same(lambda r: r.batch_id)),
+    PayoutLineSettled: Route(
+        "payout.line_settled", PAYOUTS, lambda r: r.batch_id, lambda r: f"{r.batch_id}:{r.line.line_id}"
+    ),
 }
 
 assert len({route.event_type for route in ROUTES.values()}) == len(ROUTES), "event types are unique"

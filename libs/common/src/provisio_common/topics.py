@@ -39,8 +39,21 @@ QUOTAS = Topic("quotas.v1", partitions=1, compacted=True, key="payee:period")
 FXRATES = Topic("fxrates.v1", partitions=1, compacted=True, key="day:from:to")
 CREDITS = Topic("credits.v1", partitions=6, compacted=False, key="payee")
 LEDGER = Topic("ledger.v1", partitions=6, compacted=False, key="payee")
+# payout-service -> finance systems: payout.batch_approved, payout.line_settled (a batch's
+# events share a partition, so a line never settles before its batch is approved).
+PAYOUTS = Topic("payouts.v1", partitions=3, compacted=False, key="batch id")
 
-CATALOGUE: tuple[Topic, ...] = (DEALS, ACTIVITIES, PLANS, PAYEES, QUOTAS, FXRATES, CREDITS, LEDGER)
+CATALOGUE: tuple[Topic, ...] = (
+    DEALS,
+    ACTIVITIES,
+    PLANS,
+    PAYEES,
+    QUOTAS,
+    FXRATES,
+    CREDITS,
+    LEDGER,
+    PAYOUTS,
+)
 
 
 def all_topic_names() -> list[str]:

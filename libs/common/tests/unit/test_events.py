@@ -14,10 +14,14 @@ from provisio_common.events import (
     Envelope,
     FxRateRecord,
     LedgerEntryRecord,
+    PayoutBatchApproved,
+    PayoutLine,
+    PayoutLineSettled,
     QuotaRecord,
     Schema,
 )
 from provisio_common.routes import ROUTES, outgoing, route_of, schema_of
+from provisio_common.topics import CATALOGUE, PAYOUTS, all_topic_names
 
 DEAL = {
     "source": "generic",
@@ -193,3 +197,61 @@ def test_a_close_date_that_is_neither_is_refused_naming_the_field() -> None:
     with pytest.raises(ValidationError) as info:
         DealSnapshot.model_validate({**DEAL, "close_date": "June 1st"})
     assert info.value.errors()[0]["loc"] == ("close_date",)
+
+
+def test_payout_events_travel_on_payouts_v1_keyed_by_batch() -> None:
+    line = PayoutLine(
+        line_id="B1-1",
+        payee="ann",
+        payroll_id="E-1",
+        pay_period="2027-01",
+        earning_code="commission",
+        amount=Decimal("1000.01"),
+        currency="USD",
+        cash=True,
+        entry_ids=["e1", "e2"],
+    )
+    approved = PayoutBatchApproved(
+        batch_id="B1",
+        pay_period="2027-01",
+        currency="USD",
+        pay_date=date(2027, 1, 31),
+        total=Decimal("1000.01"),
+        built_by="ada",
+        approved_by="bea",
+        approved_at=datetime(2027, 2, 1, tzinfo=UTC),
+        lines=[line],
+    )
+    settled = PayoutLineSettled(
+        batch_id="B1",
+        line=line,
+        status="paid",
+        payroll_ref="PR-1",
+        settled_at=datetime(2027, 2, 2, tzinfo=UTC),
+        batch_status="settled",
+    )
+    out = outgoing(approved, "payout-service")
+    assert (out.topic, out.key, out.envelope.type, out.envelope.subject) == (
+        "payouts.v1",
+        "B1",
+        "payout.batch_approved",
+        "B1",
+    )
+    assert out.envelope.data["total"] == "1000.01" and out.envelope.data["lines"][0]["amount"] == "1000.01"
+    out = outgoing(settled, "payout-service")
+    assert (out.topic, out.key, out.envelope.type, out.envelope.subject) == (
+        "payouts.v1",
+        "B1",
+        "payout.line_settled",
+        "B1:B1-1",
+    )
+    for record in (approved, settled):
+        wire = outgoing(record, "payout-service").envelope.to_bytes()
+        assert type(record).model_validate(Envelope.from_bytes(wire).data) == record
+    with pytest.raises(ValidationError):
+        PayoutLineSettled.model_validate({**settled.to_data(), "status": "maybe"})
+
+
+def test_payouts_v1_is_in_the_catalogue_with_its_dead_letter_topic() -> None:
+    assert PAYOUTS in CATALOGUE and PAYOUTS.key == "batch id" and not PAYOUTS.compacted
+    assert {"payouts.v1", "payouts.v1.dlq"} <= set(all_topic_names())

@@ -6,14 +6,20 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from payout_service.adapters import metrics
 from payout_service.adapters.repositories import sql_repositories
 from payout_service.adapters.tables import shared
-from payout_service.api import statements
+from payout_service.api import adjustments, batches, pay_periods, payroll, statements
 from payout_service.consumers.spec import consumers
 from payout_service.settings import PayoutSettings
 from provisio_common.service import ServiceRuntime, create_app
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "alembic"
+
+
+async def _show_metrics(runtime: ServiceRuntime) -> None:
+    async with runtime.uow() as uow:
+        await metrics.show_batches(uow.repos.batches)
 
 
 def build_app(settings: PayoutSettings | None = None) -> FastAPI:
@@ -29,7 +35,11 @@ def build_app(settings: PayoutSettings | None = None) -> FastAPI:
 
     return create_app(
         title="payout-service",
-        description="Statements per pay period from the ledger; payouts to payroll.",
+        description=(
+            "Statements per pay period from the ledger, draws and adjustments; pay periods that "
+            "close; payout batches that two admins approve and payroll pulls and acknowledges."
+        ),
         runtime_factory=runtime,
-        routers=[statements.router],
+        routers=[statements.router, pay_periods.router, adjustments.router, batches.router, payroll.router],
+        on_started=_show_metrics,
     )

@@ -10,8 +10,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from payout_fakes import fake_store, fake_uow, ledger_record
@@ -19,8 +20,13 @@ from payout_fakes import fake_store, fake_uow, ledger_record
 from payout_service.adapters.repositories import sql_repositories
 from payout_service.adapters.tables import shared
 from payout_service.bootstrap import MIGRATIONS
-from payout_service.domain.payees import Payee
-from payout_service.domain.statements import LedgerEntry
+from payout_service.domain.adjustments import Adjustment
+from payout_service.domain.batches import AckRecord, Batch, BatchLine
+from payout_service.domain.errors import Conflict
+from payout_service.domain.payees import Assignment, Payee
+from payout_service.domain.periods import ClosedPayPeriod
+from payout_service.domain.plans import PlanVersionDoc
+from payout_service.domain.statements import LedgerEntry, StatementRow
 from payout_service.service_layer import PayoutUoW
 from payout_service.service_layer.handlers import ledger_entry
 from provisio_common.embedded import EmbeddedPostgres
@@ -113,6 +119,22 @@ class TestLedgerEntries:
             assert await work.repos.ledger.by_payee(f"{key}-nobody") == []
         assert march.entry_date == date(2027, 3, 1)
 
+    async def test_a_late_entry_is_read_in_the_pay_period_it_landed_in(
+        self, uow: UoWFactory, key: str
+    ) -> None:
+        ann = f"{key}-ann"
+        on_time = entry(f"{key}-a", ann)
+        late = replace(entry(f"{key}-b", ann, entry_date="2027-02-20"), landed_in="2027-03")
+        async with uow() as work:
+            await work.repos.ledger.add(on_time)
+            await work.repos.ledger.add(late)
+            await work.commit()
+        async with uow() as work:
+            assert await work.repos.ledger.by_payee_and_pay_period(ann, "2027-02") == [on_time]
+            assert await work.repos.ledger.by_payee_and_pay_period(ann, "2027-03") == [late]
+            assert {ann} <= await work.repos.ledger.payees()
+            assert {"2027-02", "2027-03"} <= await work.repos.ledger.pay_periods()
+
     async def test_an_entry_not_committed_is_not_stored(self, uow: UoWFactory, key: str) -> None:
         async with uow() as work:
             await work.repos.ledger.add(entry(f"{key}-e1", f"{key}-ann"))
@@ -121,6 +143,25 @@ class TestLedgerEntries:
 
 
 class TestPayees:
+    async def test_a_payee_keeps_payroll_id_and_assignments(self, uow: UoWFactory, key: str) -> None:
+        ann = Payee(
+            f"{key}-ann",
+            "Ann",
+            None,
+            "E-1",
+            (Assignment("ae", date(2027, 1, 1), None), Assignment("se", None, date(2027, 6, 30))),
+        )
+        async with uow() as work:
+            await work.repos.payees.upsert(ann)
+            await work.commit()
+        async with uow() as work:
+            assert await work.repos.payees.get(ann.id) == ann
+            assert ann in await work.repos.payees.all()
+            await work.repos.payees.upsert(replace(ann, payroll_id=None, assignments=()))
+            await work.commit()
+        async with uow() as work:
+            assert await work.repos.payees.get(ann.id) == replace(ann, payroll_id=None, assignments=())
+
     async def test_upsert_inserts_then_replaces_name_and_manager(self, uow: UoWFactory, key: str) -> None:
         ann = Payee(f"{key}-ann", "Ann", f"{key}-mgr")
         async with uow() as work:
@@ -150,3 +191,246 @@ class TestPayees:
         async with uow() as work:
             assert await work.repos.payees.get(f"{key}-ann") is None
             assert f"{key}-ann" not in await work.repos.payees.managers()
+
+
+AT = datetime(2027, 2, 1, 12, tzinfo=UTC)
+
+
+class TestPlanVersions:
+    async def test_every_version_is_kept_and_the_latest_read(self, uow: UoWFactory, key: str) -> None:
+        v1 = PlanVersionDoc(f"{key}-p", 1, {"id": f"{key}-p", "draw": {"amount": "1.50"}}, AT)
+        v2 = PlanVersionDoc(f"{key}-p", 2, {"id": f"{key}-p", "n": [1, "x"]}, AT)
+        async with uow() as work:
+            assert await work.repos.plans.add(v2)
+            assert await work.repos.plans.add(v1)
+            assert not await work.repos.plans.add(replace(v1, document={}))
+            await work.commit()
+        async with uow() as work:
+            assert (await work.repos.plans.latest())[f"{key}-p"] == v2
+            assert await work.repos.plans.get(f"{key}-p", 1) == v1
+            assert await work.repos.plans.get(f"{key}-p", 3) is None
+
+
+def row(payee: str, pay_period: str, **fields: Any) -> StatementRow:
+    values: dict[str, Any] = {
+        "payee": payee,
+        "pay_period": pay_period,
+        "currency": "USD",
+        "status": "closed",
+        "earned": Decimal("100.005"),
+        "adjustments": Decimal("-1.5"),
+        "draw_topup": Decimal("0"),
+        "recovered": Decimal("12.3456789012345678901234567"),
+        "draw_balance": Decimal("-500"),
+        "carried_in": Decimal("-2.00"),
+        "carried_out": Decimal("0"),
+        "payable": Decimal("84.21"),
+        "non_cash": Decimal("3000"),
+        "entries": 4,
+        "rounding": "half_even",
+        "balances": {"ae": Decimal("-500"), "se": Decimal("0")},
+    }
+    return StatementRow(**{**values, **fields})
+
+
+class TestPayPeriods:
+    async def test_a_close_keeps_its_frozen_rows_exactly(self, uow: UoWFactory, key: str) -> None:
+        pay_period = f"20{int(key[:6], 16) % 80 + 10}-07"  # one per test run: closes are global
+        rows = [
+            row(f"{key}-ann", pay_period),
+            row(f"{key}-bob", pay_period, currency="JPY", payable=Decimal(9)),
+        ]
+        close = ClosedPayPeriod(pay_period, AT, "ada", 2)
+        async with uow() as work:
+            await work.repos.pay_periods.lock(exclusive=True)
+            await work.repos.pay_periods.close(close, rows)
+            await work.commit()
+        async with uow() as work:
+            await work.repos.pay_periods.lock(exclusive=False)
+            assert close in await work.repos.pay_periods.closed()
+            assert await work.repos.pay_periods.frozen(f"{key}-ann") == [rows[0]]
+            found = [r for r in await work.repos.pay_periods.frozen_in(pay_period) if r.payee.startswith(key)]
+            assert found == rows
+            [ann] = await work.repos.pay_periods.frozen(f"{key}-ann")
+        assert str(ann.recovered) == "12.3456789012345678901234567" and ann.balances == rows[0].balances
+
+
+def adjustment(adjustment_id: str, payee: str, **fields: Any) -> Adjustment:
+    values: dict[str, Any] = {
+        "id": adjustment_id,
+        "payee": payee,
+        "amount": Decimal("-25.505"),
+        "currency": "USD",
+        "reason": "by hand",
+        "pay_period": "2027-02",
+        "status": "pending",
+        "created_by": "ada",
+        "created_at": AT,
+    }
+    return Adjustment(**{**values, **fields})
+
+
+class TestAdjustments:
+    async def test_adjustments_are_stored_decided_and_found(self, uow: UoWFactory, key: str) -> None:
+        ann, bob = f"{key}-ann", f"{key}-bob"
+        first = adjustment(f"{key}-1", ann)
+        second = adjustment(f"{key}-2", bob, created_at=AT + timedelta(seconds=1))
+        third = adjustment(f"{key}-3", ann, created_at=AT + timedelta(seconds=2))
+        async with uow() as work:
+            for a in (third, first, second):
+                await work.repos.adjustments.add(a)
+            await work.commit()
+        decided = replace(first, status="approved", decided_by="bob", decided_at=AT, landed_in="2027-03")
+        async with uow() as work:
+            assert await work.repos.adjustments.get(first.id) == first
+            await work.repos.adjustments.save(decided)
+            await work.commit()
+        async with uow() as work:
+            assert await work.repos.adjustments.get(first.id) == decided
+            assert await work.repos.adjustments.find(payee=ann) == [decided, third]
+            assert await work.repos.adjustments.find(payee=ann, status="pending") == [third]
+            mine = [a for a in await work.repos.adjustments.find(status="pending") if a.payee.startswith(key)]
+            assert mine == [second, third]
+            assert await work.repos.adjustments.get(f"{key}-none") is None
+
+
+def batch(batch_id: str, **fields: Any) -> Batch:
+    values: dict[str, Any] = {
+        "id": batch_id,
+        "pay_period": "2027-01",
+        "currency": batch_id[-3:],
+        "pay_date": date(2027, 1, 31),
+        "status": "draft",
+        "built_by": "ada",
+        "built_at": AT,
+    }
+    return Batch(**{**values, **fields})
+
+
+def line(line_id: str, batch_id: str, entry_ids: tuple[str, ...], **fields: Any) -> BatchLine:
+    values: dict[str, Any] = {
+        "id": line_id,
+        "batch_id": batch_id,
+        "payee": "ann",
+        "payroll_id": "E-1",
+        "pay_period": "2027-01",
+        "currency": batch_id[-3:],
+        "earning_code": "commission",
+        "amount": Decimal("100.01"),
+        "cash": True,
+        "status": "pending",
+        "entry_ids": entry_ids,
+        "adjustment_ids": (),
+    }
+    return BatchLine(**{**values, **fields})
+
+
+class TestBatches:
+    async def test_a_batch_and_its_lines_read_back_in_order(self, uow: UoWFactory, key: str) -> None:
+        b = batch(f"{key}-USD")
+        lines = [
+            line(f"{key}-2", b.id, (f"{key}-e1", f"{key}-e2"), payee=f"{key}-ann"),
+            line(
+                f"{key}-1", b.id, (), earning_code="adjustment", adjustment_ids=("a-1",), payee=f"{key}-ann"
+            ),
+            line(f"{key}-3", b.id, (f"{key}-e3",), status="exception", payroll_id=None, payee=f"{key}-cy"),
+        ]
+        async with uow() as work:
+            await work.repos.batches.lock("build")
+            await work.repos.batches.add(b, lines)
+            await work.commit()
+        async with uow() as work:
+            assert await work.repos.batches.get(b.id) == b
+            assert await work.repos.batches.lines([b.id, f"{key}-none"]) == {b.id: lines, f"{key}-none": []}
+            assert await work.repos.batches.lines_of_payee(f"{key}-ann") == lines[:2]
+            assert await work.repos.batches.for_pay_period("2027-01", b.currency) == b
+            assert await work.repos.batches.carryable(b.currency) == [lines[2]]
+            assert b in await work.repos.batches.find("draft")
+            assert await work.repos.batches.get(f"{key}-none") is None
+
+    async def test_an_entry_is_in_one_live_line_and_a_pay_period_in_one_live_batch(
+        self, uow: UoWFactory, key: str
+    ) -> None:
+        first = batch(f"{key}-EUR")
+        async with uow() as work:
+            await work.repos.batches.add(first, [line(f"{key}-1", first.id, (f"{key}-e1",))])
+            await work.commit()
+        clash = batch(f"{key}-x-EUR", pay_period="2027-02", currency=first.currency)
+        async with uow() as work:
+            with pytest.raises(Conflict):
+                await work.repos.batches.add(
+                    clash, [line(f"{key}-2", clash.id, (f"{key}-e1",), currency="EUR")]
+                )
+        async with uow() as work:
+            with pytest.raises(Conflict):  # the same pay period and currency again
+                await work.repos.batches.add(batch(f"{key}-y-EUR", currency=first.currency), [])
+        async with uow() as work:
+            assert await work.repos.batches.get(clash.id) is None
+            await work.repos.batches.save(
+                replace(first, status="cancelled", cancelled_by="bob", cancelled_at=AT)
+            )
+            await work.repos.batches.save_lines(
+                [line(f"{key}-1", first.id, (f"{key}-e1",), status="cancelled")]
+            )
+            await work.commit()
+        async with uow() as work:  # cancelled: its entries and its pay period are free again
+            await work.repos.batches.add(clash, [line(f"{key}-2", clash.id, (f"{key}-e1",), currency="EUR")])
+            await work.repos.batches.add(batch(f"{key}-y-EUR", currency=first.currency), [])
+            await work.commit()
+        async with uow() as work:
+            assert await work.repos.batches.for_pay_period("2027-01", first.currency) == batch(
+                f"{key}-y-EUR", currency=first.currency
+            )
+
+    async def test_lines_settle_carry_once_and_approved_batches_page_in_order(
+        self, uow: UoWFactory, key: str
+    ) -> None:
+        b = batch(f"{key}-GBP")
+        lines = [line(f"{key}-1", b.id, (f"{key}-e1",)), line(f"{key}-2", b.id, (f"{key}-e2",))]
+        async with uow() as work:
+            await work.repos.batches.add(b, lines)
+            seq = await work.repos.batches.next_approval_seq()
+            approved = replace(b, status="approved", approved_by="bob", approved_at=AT, approval_seq=seq)
+            await work.repos.batches.save(approved)
+            await work.commit()
+        paid = replace(lines[0], status="paid", payroll_ref="PR-1", settled_at=AT)
+        rejected = replace(lines[1], status="rejected", reason="bank", settled_at=AT)
+        async with uow() as work:
+            assert await work.repos.batches.approved_after(["approved"], seq - 1, 10) == [approved]
+            assert await work.repos.batches.approved_after(["approved"], seq, 10) == []
+            assert await work.repos.batches.approved_after(["settled"], seq - 1, 10) == []
+            assert await work.repos.batches.next_approval_seq() > seq
+            oldest = await work.repos.batches.oldest_unsettled_approval()
+            assert oldest is not None and oldest <= AT
+            await work.repos.batches.save_lines([paid, rejected])
+            await work.commit()
+        async with uow() as work:
+            assert (await work.repos.batches.lines([b.id]))[b.id] == [paid, rejected]
+            assert await work.repos.batches.carryable("GBP") == [rejected]
+            assert rejected in await work.repos.batches.carryable()
+            assert await work.repos.batches.carryable("EUR") == []
+            batches, lines_by = await work.repos.batches.counts()
+            assert batches["approved"] >= 1 and lines_by["paid"] >= 1 and lines_by["rejected"] >= 1
+        nxt = batch(f"{key}-n-GBP", pay_period="2027-02", currency="GBP")
+        carried = replace(
+            rejected, id=f"{key}-3", batch_id=nxt.id, status="pending", carried_from=rejected.id
+        )
+        async with uow() as work:
+            await work.repos.batches.add(nxt, [carried])  # e2 is free: its line was rejected
+            await work.commit()
+        async with uow() as work:
+            assert await work.repos.batches.carryable("GBP") == []
+            again = batch(f"{key}-m-GBP", pay_period="2027-03", currency="GBP")
+            with pytest.raises(Conflict):  # carried once
+                await work.repos.batches.add(again, [replace(carried, id=f"{key}-4", batch_id=again.id)])
+
+    async def test_an_acknowledgement_is_kept_under_its_key(self, uow: UoWFactory, key: str) -> None:
+        record = AckRecord(
+            f"{key}-k", "b-1", "f" * 64, {"batch_id": "b-1", "settled": ["l-1"], "n": None}, AT
+        )
+        async with uow() as work:
+            assert await work.repos.batches.ack(record.key) is None
+            await work.repos.batches.add_ack(record)
+            await work.commit()
+        async with uow() as work:
+            assert await work.repos.batches.ack(record.key) == record

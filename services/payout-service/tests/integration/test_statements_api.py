@@ -59,6 +59,16 @@ def body(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+OPEN = {
+    "adjustments": "0",
+    "draw_topup": "0",
+    "recovered": "0",
+    "draw_balance": "0",
+    "carried_in": "0.00",
+    "carried_out": "0.00",
+    "paid": "0.00",
+    "status": "open",
+}
 FEBRUARY = {
     "pay_period": "2027-02",
     "currency": "USD",
@@ -66,6 +76,7 @@ FEBRUARY = {
     "non_cash": "40",
     "payable": "125.01",
     "entries": 3,
+    **OPEN,
 }
 MARCH = {
     "pay_period": "2027-03",
@@ -74,6 +85,7 @@ MARCH = {
     "non_cash": "0",
     "payable": "10.00",
     "entries": 1,
+    **OPEN,
 }
 
 
@@ -129,6 +141,7 @@ async def test_statements_show_consumed_entries_once_and_only_to_who_may_see_the
                                 "explanation": {"rate": "0.10", "value": "1250"},
                             },
                         ],
+                        "original_pay_period": None,
                     },
                     {
                         "plan": "flat",
@@ -146,8 +159,10 @@ async def test_statements_show_consumed_entries_once_and_only_to_who_may_see_the
                                 "explanation": {"rate": "0.10", "value": "1250"},
                             }
                         ],
+                        "original_pay_period": None,
                     },
                 ],
+                "approved_adjustments": [],
             }
         )
 
@@ -171,10 +186,12 @@ async def test_statements_show_consumed_entries_once_and_only_to_who_may_see_the
             refused = await client.get(path, headers=payout.auth(role, sub))
             assert refused.status_code == 403, (role, sub, path)
             assert refused.headers["content-type"].startswith("application/problem+json")
-        readers: tuple[Role, ...] = ("admin", "payroll", "ops")
+        readers: tuple[Role, ...] = ("admin", "ops")
         for reader in readers:
             seen = await client.get("/statements/ann/2027-02", headers=payout.auth(reader, "someone"))
             assert seen.status_code == 200 and seen.text == detail.text
+        payroll = await client.get("/statements/ann/2027-02", headers=payout.auth("payroll", "acme"))
+        assert payroll.status_code == 403  # payroll reads batches, not statements
 
         missing = await client.get("/statements/ann/2099-01", headers=ann)
         assert missing.status_code == 404

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +21,7 @@ from provisio_common.problems import Problem
 from provisio_common.testing.fakes import FakeStore
 
 Store = FakeStore[PayoutRepositories]
+TODAY = date(2027, 12, 31)
 
 
 async def consume(store: Store, handler: Callable[[PayoutUoW, Any], Awaitable[None]], record: Schema) -> None:
@@ -69,7 +71,7 @@ async def test_a_republished_ledger_entry_is_stored_once() -> None:
     async with fake_uow(store) as uow:
         [only] = await uow.repos.ledger.by_payee("ann")
     assert (only.entry_id, only.amount) == ("e1", Decimal("125"))
-    [row] = await list_statements(fake_uow(store), Principal("ann", "rep"), "ann")
+    [row] = await list_statements(fake_uow(store), Principal("ann", "rep"), "ann", TODAY)
     assert (row["entries"], row["payable"]) == (1, "125.00")
 
 
@@ -93,14 +95,14 @@ async def test_a_rep_reads_only_their_own_statements() -> None:
     store = fake_store()
     await company(store)
     ann = Principal("ann", "rep")
-    assert [r["pay_period"] for r in await list_statements(fake_uow(store), ann, "ann")] == ["2027-02"]
-    assert (await get_statement(fake_uow(store), ann, "ann", "2027-02"))["pay_period"] == "2027-02"
+    assert [r["pay_period"] for r in await list_statements(fake_uow(store), ann, "ann", TODAY)] == ["2027-02"]
+    assert (await get_statement(fake_uow(store), ann, "ann", "2027-02", TODAY))["pay_period"] == "2027-02"
     for payee in ("bob", "mgr", "carl"):
         with pytest.raises(Problem) as refused:
-            await list_statements(fake_uow(store), ann, payee)
+            await list_statements(fake_uow(store), ann, payee, TODAY)
         assert refused.value.status == 403
     with pytest.raises(Problem) as refused:
-        await get_statement(fake_uow(store), ann, "bob", "2027-02")
+        await get_statement(fake_uow(store), ann, "bob", "2027-02", TODAY)
     assert refused.value.status == 403
 
 
@@ -109,11 +111,11 @@ async def test_a_manager_reads_their_subtree_and_no_one_above_or_beside() -> Non
     await company(store)
     mgr = Principal("mgr", "manager")
     for payee in ("mgr", "ann", "lead", "carl"):
-        assert len(await list_statements(fake_uow(store), mgr, payee)) == 1
-        assert (await get_statement(fake_uow(store), mgr, payee, "2027-02"))["lines"]
+        assert len(await list_statements(fake_uow(store), mgr, payee, TODAY)) == 1
+        assert (await get_statement(fake_uow(store), mgr, payee, "2027-02", TODAY))["lines"]
     for payee in ("top", "zed", "bob", "nobody-known"):
         with pytest.raises(Problem) as refused:
-            await list_statements(fake_uow(store), mgr, payee)
+            await list_statements(fake_uow(store), mgr, payee, TODAY)
         assert refused.value.status == 403
 
 
@@ -121,34 +123,46 @@ async def test_a_rep_role_does_not_see_reports_even_if_the_hierarchy_says_so() -
     store = fake_store()
     await company(store)
     with pytest.raises(Problem) as refused:
-        await list_statements(fake_uow(store), Principal("mgr", "rep"), "ann")
+        await list_statements(fake_uow(store), Principal("mgr", "rep"), "ann", TODAY)
     assert refused.value.status == 403
 
 
-@pytest.mark.parametrize("role", ["admin", "payroll", "ops"])
-async def test_admin_payroll_and_ops_read_everyone(role: Role) -> None:
+async def test_payroll_reads_batches_not_statements() -> None:
+    store = fake_store()
+    await company(store)
+    for payee in ("ann", "payroll"):
+        with pytest.raises(Problem) as refused:
+            await list_statements(fake_uow(store), Principal("payroll", "payroll"), payee, TODAY)
+        assert refused.value.status == 403
+    with pytest.raises(Problem) as refused:
+        await get_statement(fake_uow(store), Principal("payroll", "payroll"), "ann", "2027-02", TODAY)
+    assert refused.value.status == 403
+
+
+@pytest.mark.parametrize("role", ["admin", "ops"])
+async def test_admin_and_ops_read_everyone(role: Role) -> None:
     store = fake_store()
     await company(store)
     reader = Principal("someone", role)
     for payee in ("top", "ann", "bob", "carl"):
-        assert len(await list_statements(fake_uow(store), reader, payee)) == 1
-        assert (await get_statement(fake_uow(store), reader, payee, "2027-02"))["totals"]
+        assert len(await list_statements(fake_uow(store), reader, payee, TODAY)) == 1
+        assert (await get_statement(fake_uow(store), reader, payee, "2027-02", TODAY))["totals"]
 
 
 async def test_an_empty_pay_period_is_404_but_only_for_who_may_see_it() -> None:
     store = fake_store()
     await company(store)
     with pytest.raises(Problem) as missing:
-        await get_statement(fake_uow(store), Principal("ann", "rep"), "ann", "2027-03")
+        await get_statement(fake_uow(store), Principal("ann", "rep"), "ann", "2027-03", TODAY)
     assert (missing.value.status, missing.value.detail) == (404, "no statement for 'ann' in '2027-03'")
     with pytest.raises(Problem) as refused:
-        await get_statement(fake_uow(store), Principal("bob", "rep"), "ann", "2027-03")
+        await get_statement(fake_uow(store), Principal("bob", "rep"), "ann", "2027-03", TODAY)
     assert refused.value.status == 403
 
 
 async def test_a_payee_without_entries_has_an_empty_list_not_a_404() -> None:
     store = fake_store()
-    assert await list_statements(fake_uow(store), Principal("ann", "rep"), "ann") == []
+    assert await list_statements(fake_uow(store), Principal("ann", "rep"), "ann", TODAY) == []
 
 
 async def test_a_statement_holds_only_its_payee_and_pay_period() -> None:
@@ -161,7 +175,7 @@ async def test_a_statement_holds_only_its_payee_and_pay_period() -> None:
     ]:
         await consume(store, on_ledger_entry, record)
     admin = Principal("ada", "admin")
-    detail = await get_statement(fake_uow(store), admin, "ann", "2027-02")
+    detail = await get_statement(fake_uow(store), admin, "ann", "2027-02", TODAY)
     assert [(line["component"], line["amount"]) for line in detail["lines"]] == [
         ("bonus", "0.555"),
         ("commission", "100"),
@@ -169,7 +183,7 @@ async def test_a_statement_holds_only_its_payee_and_pay_period() -> None:
     assert [(t["currency"], t["earned"], t["payable"]) for t in detail["totals"]] == [
         ("USD", "100.555", "100.56")
     ]
-    periods = await list_statements(fake_uow(store), admin, "ann")
+    periods = await list_statements(fake_uow(store), admin, "ann", TODAY)
     assert [(p["pay_period"], p["payable"], p["entries"]) for p in periods] == [
         ("2027-02", "100.56", 2),
         ("2027-03", "7.00", 1),

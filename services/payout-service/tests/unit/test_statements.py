@@ -8,7 +8,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from payout_service.domain.statements import LedgerEntry, statement, summaries
+from payout_service.domain.periods import Calendar
+from payout_service.domain.statements import (
+    LedgerEntry,
+    PayeeBooks,
+    PayPeriodTotal,
+    statement,
+    statement_rows,
+    summaries,
+)
 
 BASE = LedgerEntry(
     entry_id="e1",
@@ -33,9 +41,27 @@ def entry(entry_id: str, amount: str, **fields: Any) -> LedgerEntry:
     return replace(BASE, entry_id=entry_id, amount=Decimal(amount), **fields)
 
 
+def totals(entries: list[LedgerEntry]) -> list[PayPeriodTotal]:
+    """The statement rows of entries alone (no plan, payee record, adjustments or closes)."""
+    books = PayeeBooks("ann", entries, [], {}, None, [], Calendar(), date(2027, 12, 31))
+    return summaries(statement_rows(books), {})
+
+
+OPEN = {
+    "adjustments": "0",
+    "draw_topup": "0",
+    "recovered": "0",
+    "draw_balance": "0",
+    "carried_in": "0.00",
+    "carried_out": "0.00",
+    "paid": "0.00",
+    "status": "open",
+}
+
+
 def test_payable_is_rounded_once_on_the_sum_not_per_entry() -> None:
     # Each 0.005 alone would round half-up to 0.01 (0.03 in all); the sum 0.015 rounds to 0.02.
-    [row] = summaries([entry("a", "0.005"), entry("b", "0.005"), entry("c", "0.005")])
+    [row] = totals([entry("a", "0.005"), entry("b", "0.005"), entry("c", "0.005")])
     assert row == {
         "pay_period": "2027-02",
         "currency": "USD",
@@ -43,23 +69,24 @@ def test_payable_is_rounded_once_on_the_sum_not_per_entry() -> None:
         "non_cash": "0",
         "payable": "0.02",
         "entries": 3,
+        **OPEN,
     }
 
 
 def test_payable_uses_the_plans_rounding_mode() -> None:
-    [down] = summaries([entry("a", "10.019", rounding="down")])
-    [even] = summaries([entry("b", "0.125", rounding="half_even")])
-    [up] = summaries([entry("c", "0.125")])
+    [down] = totals([entry("a", "10.019", rounding="down")])
+    [even] = totals([entry("b", "0.125", rounding="half_even")])
+    [up] = totals([entry("c", "0.125")])
     assert (down["payable"], even["payable"], up["payable"]) == ("10.01", "0.12", "0.13")
 
 
 def test_non_cash_entries_are_kept_out_of_earned_and_payable() -> None:
-    [row] = summaries([entry("a", "100"), entry("b", "40.5", cash=False, component="trip")])
+    [row] = totals([entry("a", "100"), entry("b", "40.5", cash=False, component="trip")])
     assert (row["earned"], row["non_cash"], row["payable"], row["entries"]) == ("100", "40.5", "100.00", 2)
 
 
 def test_each_pay_period_and_currency_has_its_own_row_with_its_minor_unit() -> None:
-    rows = summaries(
+    rows = totals(
         [
             entry("a", "1234.5", currency="JPY", pay_period="2027-03"),
             entry("b", "1.2345", currency="KWD"),
@@ -76,7 +103,7 @@ def test_each_pay_period_and_currency_has_its_own_row_with_its_minor_unit() -> N
 
 
 def test_a_reversal_nets_the_payable_to_zero() -> None:
-    [row] = summaries([entry("a", "125"), entry("b", "-125", entry_date=date(2027, 2, 11))])
+    [row] = totals([entry("a", "125"), entry("b", "-125", entry_date=date(2027, 2, 11))])
     assert (row["earned"], row["payable"], row["entries"]) == ("0", "0.00", 2)
 
 
@@ -87,9 +114,9 @@ def test_statement_lines_group_by_plan_component_and_period_with_entries_in_date
         entry("a", "0.333"),
         entry("trip", "40", component="spiff", cash=False, explanation={}),
     ]
-    detail = statement("2027-02", entries)
+    detail = statement("2027-02", totals(entries), entries)
     assert detail["pay_period"] == "2027-02"
-    assert detail["totals"] == summaries(entries)
+    assert detail["totals"] == totals(entries)
     commission, spiff = detail["lines"]
     assert {k: v for k, v in commission.items() if k != "entries"} == {
         "plan": "flat",
@@ -98,6 +125,7 @@ def test_statement_lines_group_by_plan_component_and_period_with_entries_in_date
         "currency": "USD",
         "amount": "102.833",
         "cash": True,
+        "original_pay_period": None,
     }
     assert commission["entries"] == [
         {
@@ -126,7 +154,8 @@ def test_statement_lines_group_by_plan_component_and_period_with_entries_in_date
 
 
 def test_a_line_in_two_currencies_is_two_lines() -> None:
-    detail = statement("2027-02", [entry("a", "1"), entry("b", "2", currency="EUR")])
+    entries = [entry("a", "1"), entry("b", "2", currency="EUR")]
+    detail = statement("2027-02", totals(entries), entries)
     assert [(line["currency"], line["amount"]) for line in detail["lines"]] == [("EUR", "2"), ("USD", "1")]
 
 
@@ -135,5 +164,5 @@ def test_earned_is_the_exact_sum_of_long_fractions() -> None:
         entry("e1", "11684.04571428571428571428571"),
         entry("e2", "0.000000000000000000000000004"),
     ]
-    (row,) = summaries(entries)
+    (row,) = totals(entries)
     assert row["earned"] == "11684.045714285714285714285710004"

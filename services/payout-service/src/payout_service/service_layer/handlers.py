@@ -1,4 +1,5 @@
-"""Event handlers: replicate the ledger (`ledger.v1`) and the payee hierarchy (`payees.v1`).
+"""Event handlers: replicate the ledger (`ledger.v1`), the payees (`payees.v1`) and every
+plan version (`plans.v1`).
 
 They run inside the consumer's unit of work (which records the event in the inbox and
 commits); they never commit.
@@ -6,10 +7,14 @@ commits); they never commit.
 
 from __future__ import annotations
 
-from payout_service.domain.payees import Payee
+from dataclasses import replace
+
+from payout_service.domain.payees import Assignment, Payee
+from payout_service.domain.periods import Calendar
+from payout_service.domain.plans import PlanVersionDoc
 from payout_service.domain.statements import LedgerEntry
 from payout_service.service_layer import PayoutUoW
-from provisio_common.events import LedgerEntryRecord, PayeeRecord
+from provisio_common.events import LedgerEntryRecord, PayeeRecord, PlanVersion
 
 
 def ledger_entry(record: LedgerEntryRecord) -> LedgerEntry:
@@ -34,11 +39,35 @@ def ledger_entry(record: LedgerEntryRecord) -> LedgerEntry:
 
 
 async def on_ledger_entry(uow: PayoutUoW, record: LedgerEntryRecord) -> None:
-    """Store the entry. The entry id is the ledger's own key: a re-published entry (a new
+    """Store the entry, in its pay period or, if that one is closed, as a late entry in the
+    first open one. The entry id is the ledger's own key: a re-published entry (a new
     envelope, so the inbox does not catch it) is stored once."""
-    await uow.repos.ledger.add(ledger_entry(record))
+    repos = uow.repos
+    await repos.pay_periods.lock(exclusive=False)  # a close waits for this entry, or it for the close
+    calendar = Calendar.of(await repos.pay_periods.closed())
+    entry = ledger_entry(record)
+    landing = calendar.landing(entry.pay_period)
+    await repos.ledger.add(replace(entry, landed_in=landing if landing != entry.pay_period else None))
+
+
+def payee(record: PayeeRecord) -> Payee:
+    """The replica payee of a `payees.v1` record."""
+    return Payee(
+        id=record.id,
+        name=record.name,
+        manager=record.manager,
+        payroll_id=record.payroll_id,
+        assignments=tuple(Assignment(a.plan, a.valid_from, a.valid_to) for a in record.assignments),
+    )
 
 
 async def on_payee(uow: PayoutUoW, record: PayeeRecord) -> None:
-    """Insert or update the payee's name and manager (the last record wins)."""
-    await uow.repos.payees.upsert(Payee(id=record.id, name=record.name, manager=record.manager))
+    """Insert or replace the payee (the last record wins)."""
+    await uow.repos.payees.upsert(payee(record))
+
+
+async def on_plan_version(uow: PayoutUoW, record: PlanVersion) -> None:
+    """Keep every version of every plan (a re-published version is stored once)."""
+    await uow.repos.plans.add(
+        PlanVersionDoc(record.plan_id, record.version, record.document, record.created_at)
+    )
