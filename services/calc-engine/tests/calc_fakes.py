@@ -44,7 +44,7 @@ from provisio_common.events import (
 )
 from provisio_common.routes import outgoing, schema_of
 from provisio_common.testing.fakes import FakeStore, FakeUnitOfWork
-from provisio_common.uow import InboxMark
+from provisio_common.uow import AuditRecord, InboxMark
 
 
 class MemoryPlans(Plans):
@@ -474,3 +474,42 @@ def drift(store: CalcStore, period: str, day: str, amount: str, *, payee_id: str
             posted_at=datetime.now(UTC),
         )
     )
+
+
+def tiered(
+    *bands: tuple[str | None, str],
+    method: str = "retroactive",
+    basis: str = "attainment",
+    component: str = "new-business",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A tiered commission on amount: `bands` as (to or None for the open top band, rate)."""
+    rows = [{"rate": rate} if to is None else {"to": to, "rate": rate} for to, rate in bands]
+    return {
+        "id": component,
+        "kind": "commission",
+        "measure": {"metric": "amount"},
+        "tiers": {"basis": basis, "method": method, "bands": rows},
+        **extra,
+    }
+
+
+class ReadOnlyUnitOfWork(FakeUnitOfWork[CalcRepositories]):
+    """A fake unit of work that fails the test if a use case commits or publishes through it."""
+
+    @override
+    async def _commit(self) -> None:
+        raise AssertionError("a read-only use case committed")
+
+    @override
+    async def enqueue(self, topic: str, key: str, payload: bytes, event_id: str) -> None:
+        raise AssertionError(f"a read-only use case published on {topic}")
+
+    @override
+    async def _audit(self, record: AuditRecord) -> None:
+        raise AssertionError(f"a read-only use case audited {record.action}")
+
+
+def read_only_uow(store: CalcStore) -> ReadOnlyUnitOfWork:
+    """The unit of work of a query: never committed, never published through."""
+    return ReadOnlyUnitOfWork(store, "calc-engine")

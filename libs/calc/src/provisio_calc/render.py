@@ -69,7 +69,8 @@ def _table(rows: list[list[str]], header: list[str], numeric: set[int]) -> list[
     return [fmt(header), "  ".join("-" * w for w in widths), *(fmt(r) for r in rows)]
 
 
-def _explain_lines(explanation: dict[str, Any]) -> list[str]:
+def explain_lines(explanation: dict[str, Any]) -> list[str]:
+    """The arithmetic of one line as the text lines `provisio calc --explain` prints under it."""
     out = []
     formula = explanation.get("formula")
     if formula:
@@ -134,7 +135,7 @@ def render_table(result: CalcResult, *, explain: bool = False) -> str:
         out.extend(table[:2])
         for row_text, line in zip(table[2:], result.lines, strict=True):
             out.append(row_text)
-            out.extend("    " + text for text in _explain_lines(line.explanation))
+            out.extend("    " + text for text in explain_lines(line.explanation))
     else:
         out.extend(table)
     out += ["", "PAYOUTS"]

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from calc_engine.adapters.repositories import sql_repositories
 from calc_engine.adapters.tables import shared
-from calc_engine.api import deals, ledger
+from calc_engine.api import deals, insight, ledger
 from calc_engine.consumers.spec import consumers
 from calc_engine.settings import CalcSettings
 from provisio_common.service import ServiceRuntime, create_app
@@ -29,5 +29,5 @@ def build_app(settings: CalcSettings | None = None) -> FastAPI:
         title="calc-engine",
         description="Crediting, measures and plan components; the append-only commission ledger.",
         runtime_factory=runtime,
-        routers=[ledger.router, deals.router],
+        routers=[ledger.router, deals.router, insight.router],
     )

@@ -49,7 +49,8 @@ def in_history_order(documents: Iterable[dict[str, Any]]) -> list[dict[str, Any]
         by_deal[(document["source"], document["external_id"])].append(document)
     ordered: list[dict[str, Any]] = []
     for revisions in by_deal.values():
-        for number, document in enumerate(sorted(revisions, key=revision_order), start=1):
+        in_order = revisions if len(revisions) == 1 else sorted(revisions, key=revision_order)
+        for number, document in enumerate(in_order, start=1):
             ordered.append({**document, "revision": number})
     return ordered
 
