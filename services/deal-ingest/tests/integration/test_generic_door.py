@@ -207,6 +207,18 @@ async def test_changes_make_revisions_and_a_late_change_joins_history_without_mo
     assert await count_rows(ingest, "outbox") == 3
 
 
+async def test_nul_characters_and_deep_nesting_are_422_naming_the_field_and_store_nothing(
+    ingest: Ingest,
+) -> None:
+    nul = body_of({**DEAL, "external_id": "D-\u0000"})
+    r = await post(ingest, nul, signed_headers(ingest.secret, "nul", nul))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "data.external_id"
+    deep = b'{"type": "deal.snapshot", "data": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    r = await post(ingest, deep, signed_headers(ingest.secret, "deep", deep))
+    assert r.status_code == 422
+    assert await count_rows(ingest, "deliveries") == 0
+
+
 async def test_oversized_body_is_413(ingest: Ingest) -> None:
     body = b"{" + b" " * (ingest.settings.max_body_bytes + 1) + b"}"
     r = await post(ingest, body, signed_headers(ingest.secret, "big", body))

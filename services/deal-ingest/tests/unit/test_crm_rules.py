@@ -129,3 +129,18 @@ def test_salesforce_split_percentages_become_shares_and_org_ids_compare_on_15_ch
     assert snap.status == "won" and snap.currency == "EUR" and str(snap.splits[0].share) == "0.335"
     assert salesforce.org_allowed(["00D5g000004AbCd"], "00D5g000004AbCdEAK")
     assert not salesforce.org_allowed(["00D5g000004AbCd"], "00d5g000004abcdEAK")
+
+
+def test_text_postgres_cannot_store_is_refused_naming_the_field() -> None:
+    from deal_ingest.domain.common import FieldError, storable_text
+
+    storable_text({"meta": {"id": "ok é 𝄞"}, "data": [{"a": "b"}]})
+    for body, field in [
+        ({"meta": {"id": "\x00"}}, "meta.id"),
+        ({"data": [{"name": "x"}, {"name": "a\x00b"}]}, "data[1].name"),
+        ({"data": {"bad\x00key": 1}}, "data"),
+        ({"owner": "\ud800"}, "owner"),
+    ]:
+        with pytest.raises(FieldError) as info:
+            storable_text(body)
+        assert info.value.field == field

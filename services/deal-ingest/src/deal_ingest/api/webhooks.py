@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from deal_ingest.adapters import metrics
 from deal_ingest.adapters.crm import hubspot, pipedrive, salesforce
-from deal_ingest.domain.common import FieldError
+from deal_ingest.domain.common import FieldError, storable_text
 from deal_ingest.domain.outcomes import StoreResult
 from deal_ingest.domain.snapshots import generic_activity, generic_deal
 from deal_ingest.service_layer.batches import applying_hubspot_batch, applying_notifications
@@ -146,10 +146,15 @@ def _invalid_body(exc: Exception, prefix: str) -> Problem:
 def _json(source: str, body: bytes) -> Any:
     """Parse JSON with every number read as Decimal, so no float ever touches an amount."""
     try:
-        return json.loads(body, parse_float=Decimal)
+        payload = json.loads(body, parse_float=Decimal)
     except (ValueError, RecursionError) as exc:
         metrics.NORMALIZATION_FAILURES.labels(source).inc()
         raise _invalid_body(ValueError(str(exc)), prefix="") from exc
+    try:
+        storable_text(payload)
+    except FieldError as exc:
+        raise _unreadable(source, exc) from exc
+    return payload
 
 
 def _unreadable(source: str, exc: FieldError) -> Problem:
@@ -176,8 +181,10 @@ def _answer(delivery_id: str, result: StoreResult | None, response: Response) ->
 
 def _generic_content(body: bytes, received_at: datetime) -> DealSnapshot | ActivityRecord:
     try:
-        parsed = GenericDelivery.model_validate(json.loads(body))
-    except ValueError as exc:  # JSONDecodeError and ValidationError are ValueErrors
+        raw = json.loads(body)
+        storable_text(raw)
+        parsed = GenericDelivery.model_validate(raw)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, ValidationError, FieldError
         metrics.NORMALIZATION_FAILURES.labels("generic").inc()
         raise _invalid_body(exc, prefix="") from exc
     try:

@@ -68,3 +68,22 @@ def text_of(value: Any, field: str, *, required: bool = False) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise FieldError(field, "must be a string or an integer id")
     return str(value)
+
+
+def storable_text(value: Any, path: str = "") -> None:
+    """Refuse text Postgres cannot store: NUL characters and lone surrogates, anywhere in a
+    parsed JSON body (keys too); FieldError names the first one (`meta.id`, `data.lines[2]`)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise FieldError(path or "body", "must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FieldError(path or "body", "is not valid Unicode text (a lone surrogate)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            storable_text(key, path or "body")
+            storable_text(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            storable_text(item, f"{path}[{i}]")
