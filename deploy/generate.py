@@ -55,6 +55,8 @@ DATASOURCE = gm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 SERVICES = "deal-ingest|calc-engine|quota-service|payout-service"
 OPS_ROUTES = "/metrics|/healthz|/readyz"
 RATE = "$__rate_interval"
+# The webhook -> statement budget of the p99 (deploy/prometheus/rules.yml alerts past it).
+STATEMENT_BUDGET_S = 10
 
 
 def query(expr: str, legend: str, ref: str = "A") -> gp.Dataquery:
@@ -150,7 +152,8 @@ def base_dashboard(uid: str, title: str, description: str) -> gd.Dashboard:
 
 
 def pipeline() -> gd.Dashboard:
-    """Pipeline: webhooks in, deals through Kafka, outboxes, dead letters, exceptions, HTTP."""
+    """Pipeline: webhooks in, webhook -> statement latency, deals through Kafka, outboxes, dead
+    letters, exceptions, HTTP."""
     d = base_dashboard(
         "provisio-pipeline",
         "Provisio pipeline",
@@ -203,6 +206,38 @@ def pipeline() -> gd.Dashboard:
                 "activities.v1",
                 "B",
             ),
+            width=8,
+        )
+    )
+    d = d.with_row(gd.Row("Webhook to statement"))
+    d = d.with_panel(
+        timeseries(
+            "Webhook → statement latency (p50, p99)",
+            "From deal-ingest accepting a webhook to the ledger entries it caused landing in "
+            f"payout-service's ledger, i.e. on the statements. Budget: p99 under {STATEMENT_BUDGET_S} s "
+            "(an alert past it for 15 minutes).",
+            "s",
+            query(
+                "histogram_quantile(0.5, sum by (le) "
+                f"(rate(provisio_webhook_to_statement_seconds_bucket[{RATE}])))",
+                "p50",
+            ),
+            query(
+                "histogram_quantile(0.99, sum by (le) "
+                f"(rate(provisio_webhook_to_statement_seconds_bucket[{RATE}])))",
+                "p99",
+                "B",
+            ),
+            width=16,
+        )
+    )
+    d = d.with_panel(
+        timeseries(
+            "Ledger entries landed from webhooks",
+            "Ledger entries payout-service stored for the first time whose webhook acceptance time "
+            "travelled with them (the latency panel's sample count), per second.",
+            "ops",
+            query(f"sum (rate(provisio_webhook_to_statement_seconds_count[{RATE}]))", "entries"),
             width=8,
         )
     )
@@ -327,9 +362,10 @@ def payouts() -> gd.Dashboard:
     d = base_dashboard(
         "provisio-payouts",
         "Provisio payouts",
-        "payout-service: money approved and paid, payout batches, ledger entries in, statements out.",
+        "payout-service: money approved and paid, payout batches, pay periods, ledger entries in, "
+        "statements out.",
     )
-    d = d.with_row(gd.Row("Money and batches"))
+    d = d.with_row(gd.Row("Money, batches and pay periods"))
     d = d.with_panel(
         timeseries(
             "Money approved and paid per hour, by currency",
@@ -362,6 +398,7 @@ def payouts() -> gd.Dashboard:
             "Payout batches: draft, approved, settled, cancelled.",
             "short",
             query("max by (status) (provisio_payout_batches)", "{{status}}"),
+            width=8,
         )
     )
     d = d.with_panel(
@@ -370,6 +407,38 @@ def payouts() -> gd.Dashboard:
             "Lines of payout batches: pending, paid, rejected, exception, cancelled.",
             "short",
             query("max by (status) (provisio_payout_batch_lines)", "{{status}}"),
+            width=8,
+        )
+    )
+    d = d.with_panel(
+        timeseries(
+            "Pay periods by status",
+            "Pay periods as GET /pay-periods lists them: open (entries or adjustments in it, not closed "
+            "yet) and closed. Open ones piling up: pay periods are not being closed.",
+            "short",
+            query("max by (status) (provisio_pay_periods)", "{{status}}"),
+            width=8,
+        )
+    )
+    d = d.with_row(gd.Row("Disputes"))
+    d = d.with_panel(
+        stat(
+            "Open disputes",
+            "Disputes opened (or reopened) that nobody has resolved yet (GET /disputes?status=open).",
+            "short",
+            query("max (provisio_disputes_open)", "open"),
+            steps=((None, "green"), (1, "orange")),
+            width=12,
+        )
+    )
+    d = d.with_panel(
+        stat(
+            "Oldest open dispute",
+            "Age of the oldest open dispute, from its last (re)opening; over a week, reps are waiting.",
+            "s",
+            query("max (provisio_dispute_oldest_open_age_seconds)", "age"),
+            steps=((None, "green"), (259200, "orange"), (604800, "red")),
+            width=12,
         )
     )
     d = d.with_row(gd.Row("Ledger in"))
@@ -444,7 +513,7 @@ def payouts() -> gd.Dashboard:
 
 
 def service_health() -> gd.Dashboard:
-    """Service health: up, restarts, readiness, CPU, memory per service and instance."""
+    """Service health: up, restarts, readiness, CPU, memory, event-loop lag per service and instance."""
     d = base_dashboard(
         "provisio-service-health",
         "Provisio service health",
@@ -507,7 +576,7 @@ def service_health() -> gd.Dashboard:
             "CPU seconds per second used by each process.",
             "percentunit",
             query(f"rate(process_cpu_seconds_total{{{selected}}}[{RATE}])", "{{service}} {{instance}}"),
-            width=8,
+            width=6,
         )
     )
     d = d.with_panel(
@@ -516,7 +585,7 @@ def service_health() -> gd.Dashboard:
             "Resident memory of each process.",
             "bytes",
             query(f"process_resident_memory_bytes{{{selected}}}", "{{service}} {{instance}}"),
-            width=8,
+            width=6,
         )
     )
     d = d.with_panel(
@@ -528,7 +597,21 @@ def service_health() -> gd.Dashboard:
                 f"process_open_fds{{{selected}}} / process_max_fds{{{selected}}}",
                 "{{service}} {{instance}}",
             ),
-            width=8,
+            width=6,
+        )
+    )
+    d = d.with_panel(
+        timeseries(
+            "Event-loop lag",
+            "How late each process' event loop woke a task sleeping 250 ms: the largest overshoot of the "
+            "last 10 s. Past ~100 ms something blocks the loop (CPU-bound work, a synchronous call) and "
+            "every request and consumer of that process waits behind it.",
+            "s",
+            query(
+                f"max by (service, instance) (provisio_event_loop_lag_seconds{{{selected}}})",
+                "{{service}} {{instance}}",
+            ),
+            width=6,
         )
     )
     d = d.with_row(gd.Row("Traffic"))
@@ -634,6 +717,7 @@ WEBHOOK_SECRETS = (
     ("PROVISIO_SALESFORCE_WEBHOOK_SECRETS", "salesforce-webhook-secrets", False),
     ("PROVISIO_SALESFORCE_ORG_IDS", "salesforce-org-ids", False),
     ("PROVISIO_PIPEDRIVE_BASIC_AUTH", "pipedrive-basic-auth", False),
+    ("PROVISIO_SALESFORCE_OUTBOUND_SECRETS", "salesforce-outbound-secrets", False),
 )
 HTTP_PORT = 8080
 # Scaled by a HorizontalPodAutoscaler (autoscaling.yaml): their Deployments leave `replicas`

@@ -40,7 +40,14 @@ def test_dashboards_are_the_three_of_the_issue_with_their_rows() -> None:
                 assert target["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
         rows[path.stem] = [panel["title"] for panel in dashboard["panels"] if panel["type"] == "row"]
     assert rows == {
-        "pipeline": ["Webhooks in", "Kafka", "Outboxes", "Dead letters and calculation exceptions", "HTTP"],
-        "payouts": ["Money and batches", "Ledger in", "Statements and payroll out"],
+        "pipeline": [
+            "Webhooks in",
+            "Webhook to statement",
+            "Kafka",
+            "Outboxes",
+            "Dead letters and calculation exceptions",
+            "HTTP",
+        ],
+        "payouts": ["Money, batches and pay periods", "Disputes", "Ledger in", "Statements and payroll out"],
         "service-health": ["Up and ready", "Resources", "Traffic"],
     }

@@ -200,11 +200,14 @@ def _lint_samples(name: str, kind: str, samples: list[Sample]) -> list[str]:
 async def _traffic(client: httpx.AsyncClient, stack: Stack) -> None:
     """One deal through, a refused delivery, an unreadable body, a poison message."""
     await setup_company(client, stack)
+    landed = await _sample(client, stack.payout, _LANDED)
     r = await send(client, stack, "metrics-1", {"type": "deal.snapshot", "data": deal("won")})
     assert r.status_code == 202, r.text
 
-    # Through: payout-service applied calc-engine's ledger entry for the deal.
+    # Through: payout-service applied calc-engine's ledger entry for the deal, and observed
+    # its webhook -> statement latency (the histogram's buckets have a sample).
     await eventually(lambda: _has_sample(client, stack.payout, _LEDGER_APPLIED))
+    await eventually(lambda: _grew(client, stack.payout, _LANDED, landed))
     body = json.dumps({"type": "deal.snapshot", "data": deal("won")}).encode()
     refused = await client.post(
         f"{stack.ingest}/webhooks/generic",
@@ -237,6 +240,20 @@ _LEDGER_APPLIED = (
     'provisio_consumer_messages_total{consumer="payout-service",outcome="applied",'
     'service="payout-service",topic="ledger.v1"}'
 )
+
+
+_LANDED = 'provisio_webhook_to_statement_seconds_bucket{le="+Inf"}'
+
+
+async def _sample(client: httpx.AsyncClient, url: str, line_prefix: str) -> float:
+    """The value of the exposition line starting with `line_prefix` (0 when there is none)."""
+    text = (await client.get(f"{url}/metrics")).text
+    values = [line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith(line_prefix)]
+    return float(values[0]) if values else 0.0
+
+
+async def _grew(client: httpx.AsyncClient, url: str, line_prefix: str, before: float) -> bool:
+    return await _sample(client, url, line_prefix) > before
 
 
 async def _has_sample(client: httpx.AsyncClient, url: str, prefix: str) -> bool:

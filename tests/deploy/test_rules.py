@@ -27,7 +27,7 @@ REQUIRED = {
     "ProvisioDeadLetters",
     "ProvisioWebhookRefusalSpike",
     "ProvisioCalcExceptions",
-    "ProvisioHttpLatencyHigh",
+    "ProvisioWebhookToStatementLatencyHigh",  # "p99 latency over budget"
 }
 
 

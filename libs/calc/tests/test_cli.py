@@ -179,3 +179,125 @@ def test_the_provisio_dispatcher_runs_calc() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == calc(*ARGS, "--format", "csv").stdout
+
+
+VERSION_1 = """id: ae
+version: 1
+currency: USD
+period: quarter
+effective: {from: 2027-01-01, to: 2027-12-31}
+components:
+  - {id: c, kind: commission, rate: "0.10"}
+"""
+VERSION_2 = (
+    VERSION_1.replace("version: 1", "version: 2")
+    .replace("from: 2027-01-01", "from: 2027-04-01")
+    .replace('"0.10"', '"0.20"')
+)
+VERSION_DEALS = "".join(
+    json.dumps(
+        {
+            "source": "crm",
+            "external_id": n,
+            "revision": 1,
+            "status": "won",
+            "amount": "1000",
+            "currency": "USD",
+            "close_date": day,
+            "owner": "ana",
+        }
+    )
+    + "\n"
+    for n, day in (("1", "2027-03-31"), ("2", "2027-04-01"))
+)
+
+
+def test_several_versions_as_files_or_one_multi_document_yaml_name_the_version_per_line(
+    tmp_path: Path,
+) -> None:
+    deals = write(tmp_path, "deals.jsonl", VERSION_DEALS)
+    # newest by `version`, whatever the order of the files
+    two_files = calc(
+        "--plan",
+        write(tmp_path, "v2.yaml", VERSION_2),
+        "--plan",
+        write(tmp_path, "v1.yaml", VERSION_1),
+        "--deals",
+        deals,
+        "--as-of",
+        "2027-12-31",
+        "--format",
+        "csv",
+    )
+    assert two_files.returncode == 0, two_files.stderr
+    assert two_files.stdout.splitlines() == [
+        "payee,component,period,value,attainment,earned,cash,plan_version",
+        "ana,c,2027-Q1,1000,,100,true,1",
+        "ana,c,2027-Q2,1000,,200,true,2",
+    ]
+    both = write(tmp_path, "both.yaml", VERSION_1 + "---\n" + VERSION_2)
+    one_file = calc("--plan", both, "--deals", deals, "--as-of", "2027-12-31", "--format", "csv")
+    assert one_file.stdout == two_files.stdout
+    table = calc("--plan", both, "--deals", deals, "--as-of", "2027-12-31").stdout.splitlines()
+    assert table[0] == "plan ae (USD), 2 versions"
+    assert table[3].split() == [
+        "payee",
+        "component",
+        "period",
+        "value",
+        "attainment",
+        "earned",
+        "cash",
+        "version",
+    ]
+    assert table[5].split()[-1] == "1" and table[6].split()[-1] == "2"
+    explained = json.loads(
+        calc("--plan", both, "--deals", deals, "--as-of", "2027-12-31", "--format", "json").stdout
+    )
+    assert [ln["explanation"]["plan_version"] for ln in explained["lines"]] == [1, 2]
+
+
+def test_bad_versions_exit_2_naming_file_line_and_field(tmp_path: Path) -> None:
+    deals = write(tmp_path, "deals.jsonl", VERSION_DEALS)
+    mid = write(tmp_path, "mid.yaml", VERSION_1 + "---\n" + VERSION_2.replace("2027-04-01", "2027-05-01"))
+    done = calc("--plan", mid, "--deals", deals)
+    assert done.returncode == 2
+    assert "mid.yaml:13: effective.from: must be the first day of a quarter" in done.stderr
+    euro = write(tmp_path, "eur.yaml", VERSION_2.replace("USD", "EUR"))
+    done = calc("--plan", write(tmp_path, "v1.yaml", VERSION_1), "--plan", euro, "--deals", deals)
+    assert done.returncode == 2 and "eur.yaml:3: currency: is 'EUR'" in done.stderr
+    twice = calc(
+        "--plan",
+        write(tmp_path, "a.yaml", VERSION_1),
+        "--plan",
+        write(tmp_path, "b.yaml", VERSION_1),
+        "--deals",
+        deals,
+    )
+    assert twice.returncode == 2 and "b.yaml:2: version: version 1 appears twice" in twice.stderr
+
+
+def test_settled_rules_34_and_36_through_the_cli(tmp_path: Path) -> None:
+    plan = write(
+        tmp_path,
+        "plan.yaml",
+        VERSION_1 + "  - {id: s, kind: spif, window: {from: 2026-12-01, to: 2027-01-31}, per_deal: 50}\n",
+    )
+    deals = write(
+        tmp_path,
+        "deals.jsonl",
+        '{"source":"crm","external_id":"1","revision":1,"status":"won","amount":"1000","currency":"USD",'
+        '"close_date":"2026-12-20","owner":"ana"}\n'
+        '{"source":"crm","external_id":"2","revision":1,"status":"won","amount":"1000","currency":"USD",'
+        '"close_date":"2027-01-20","owner":"zed","changed_at":"2027-01-20"}\n'
+        '{"source":"crm","external_id":"2","revision":2,"status":"won","amount":"1000","currency":"USD",'
+        '"close_date":"2027-01-20","owner":"ana","changed_at":"2027-01-25"}\n',
+    )
+    payees = write(tmp_path, "payees.csv", "id,name\nana,Ana\n")
+    done = calc(
+        "--plan", plan, "--deals", deals, "--payees", payees, "--as-of", "2027-12-31", "--format", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert [(ln["component"], ln["earned"]) for ln in body["lines"]] == [("c", "100"), ("s", "50")]
+    assert body["exceptions"] == []  # zed owned only the superseded revision 1

@@ -449,11 +449,13 @@ def test_only_deals_closing_inside_effective_are_credited() -> None:
 
 
 def test_period_cut_by_effective_uses_the_full_quota() -> None:
+    # effective.from is the first day of a period; `to` may cut one (here Q1 at 15 Feb)
     plan = make_plan(
         {"id": "c", "kind": "commission", "rate": "0.1", "threshold": 50},
-        effective={"from": "2027-02-01", "to": "2027-12-31"},
+        effective={"from": "2027-01-01", "to": "2027-02-15"},
     )
-    result = calculate(plan, [make_deal(close_date="2027-02-10", amount="40000")], quotas=Q1, as_of=AS_OF)
+    deals = [make_deal("1", close_date="2027-02-10", amount="40000"), make_deal("2", close_date="2027-02-16")]
+    result = calculate(plan, deals, quotas=Q1, as_of=AS_OF)
     assert result.lines[0].attainment == Decimal(40)  # 40000 / 100000, not prorated
     assert result.lines[0].earned == 0
 

@@ -111,7 +111,7 @@ def test_every_problem_is_listed_with_its_path() -> None:
         - {rate: 0.1}
         - {to: 100, rate: 0.2}
   - {id: d, kind: commission, measure: {metric: revenue}, rate: 0.1}
-  - {id: e, kind: spif, window: {from: 2026-12-01, to: 2027-01-31}, per_deal: 10}
+  - {id: e, kind: spif, window: {from: 2027-02-01, to: 2027-01-31}, per_deal: 10}
   - {id: f, kind: commission, treshold: 50, rate: 0.1}
 draw: {per: month}
 """
@@ -215,3 +215,48 @@ def test_window_timestamps_are_days_in_the_plan_timezone() -> None:
     )
     window = load_plan(text).components[0].window
     assert window is not None and str(window.from_) == "2027-02-01"
+
+
+ACCOUNTED = BASE + (
+    "  - {id: c, kind: commission, rate: 0.1}\n"
+    "  - {id: s, kind: spif, per_deal: 1, window: {from: 2027-01-01, to: 2027-03-31}}\n"
+    "  - {id: b, kind: bonus, amount: 100, when: {attainment_at_least: 100}}\n"
+)
+
+
+def test_accounting_defaults_capitalize_commissions_and_spifs_with_the_expedient() -> None:
+    plan = load_plan(ACCOUNTED + "accounting: {}\n")
+    assert plan.accounting is not None
+    assert plan.accounting.capitalized(plan.components) == {"c", "s"}
+    assert (plan.accounting.default_term_months, plan.accounting.practical_expedient) == (None, True)
+    assert load_plan(ACCOUNTED).accounting is None
+    assert "accounting" not in load_plan(ACCOUNTED).document()
+
+
+def test_accounting_settings_are_read_and_round_trip() -> None:
+    text = ACCOUNTED + "accounting: {capitalize: [b], default_term_months: 24, practical_expedient: false}\n"
+    plan = load_plan(text)
+    assert plan.accounting is not None and plan.accounting.capitalized(plan.components) == {"b"}
+    assert (plan.accounting.default_term_months, plan.accounting.practical_expedient) == (24, False)
+    assert plan.document()["accounting"] == {
+        "capitalize": ["b"],
+        "default_term_months": 24,
+        "practical_expedient": False,
+    }
+    assert load_plan(plan.document()) == plan
+
+
+@pytest.mark.parametrize(
+    ("accounting", "path"),
+    [
+        ("{capitalize: [c, nope]}", "accounting.capitalize[1]"),
+        ("{capitalize: [c, c]}", "accounting.capitalize[1]"),
+        ("{default_term_months: 0}", "accounting.default_term_months"),
+        ("{default_term_months: 601}", "accounting.default_term_months"),
+        ('{default_term_months: "24"}', "accounting.default_term_months"),
+        ("{practical_expedient: maybe}", "accounting.practical_expedient"),
+        ("{amortize: true}", "accounting.amortize"),
+    ],
+)
+def test_accounting_problems_name_the_field(accounting: str, path: str) -> None:
+    assert path in paths(ACCOUNTED + f"accounting: {accounting}\n")

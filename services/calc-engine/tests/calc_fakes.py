@@ -49,23 +49,28 @@ from provisio_common.uow import AuditRecord, InboxMark
 
 class MemoryPlans(Plans):
     def __init__(self) -> None:
-        self.versions: dict[tuple[str, int], dict[str, Any]] = {}
+        self.documents: dict[tuple[str, int], dict[str, Any]] = {}
 
     @override
     async def add(self, plan: StoredPlan) -> None:
-        self.versions.setdefault((plan.plan_id, plan.version), copy.deepcopy(plan.document))
+        self.documents.setdefault((plan.plan_id, plan.version), copy.deepcopy(plan.document))
 
     @override
     async def latest(self, plan_id: str) -> StoredPlan | None:
-        held = [version for (pid, version) in self.versions if pid == plan_id]
+        held = [version for (pid, version) in self.documents if pid == plan_id]
         if not held:
             return None
         version = max(held)
-        return StoredPlan(plan_id, version, copy.deepcopy(self.versions[(plan_id, version)]))
+        return StoredPlan(plan_id, version, copy.deepcopy(self.documents[(plan_id, version)]))
+
+    @override
+    async def versions(self, plan_id: str) -> list[StoredPlan]:
+        held = sorted(version for (pid, version) in self.documents if pid == plan_id)
+        return [StoredPlan(plan_id, v, copy.deepcopy(self.documents[(plan_id, v)])) for v in held]
 
     @override
     async def ids(self) -> list[str]:
-        return sorted({pid for pid, _ in self.versions})
+        return sorted({pid for pid, _ in self.documents})
 
 
 class MemoryPayees(Payees):

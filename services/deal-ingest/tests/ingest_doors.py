@@ -15,6 +15,13 @@ from deal_ingest.settings import IngestSettings
 from provisio_common.auth import Role, mint_token
 from provisio_common.db import create_engine
 
+# The samples and fixtures are dated 2027: the doors under test accept a `changed_at` up
+# to ten years after receipt (test_limits.py checks the default, one day).
+SAMPLES_AHEAD_S = 10 * 365 * 24 * 3600
+SF_ORG_ID = "00D5g000004AbCdEAK"
+SF_OTHER_ORG_ID = "00D000000000001"
+SF_OUTBOUND_SECRET = "sf-outbound-pass"
+
 
 @dataclass
 class Doors:

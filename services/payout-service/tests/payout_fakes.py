@@ -7,9 +7,9 @@ work copies them on enter and writes the copy back on commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from typing_extensions import override
@@ -17,20 +17,24 @@ from typing_extensions import override
 from payout_service.adapters.repositories import (
     Adjustments,
     Batches,
+    Deals,
+    Disputes,
     LedgerEntries,
     Payees,
     PayoutRepositories,
     PayPeriods,
     PlanVersions,
 )
+from payout_service.domain.accounting import DealTerms
 from payout_service.domain.adjustments import Adjustment
 from payout_service.domain.batches import LIVE, AckRecord, Batch, BatchLine
+from payout_service.domain.disputes import Dispute, DisputeMessage
 from payout_service.domain.errors import Conflict
 from payout_service.domain.payees import Payee
 from payout_service.domain.periods import ClosedPayPeriod
 from payout_service.domain.plans import PlanVersionDoc
 from payout_service.domain.statements import LedgerEntry, StatementRow
-from provisio_common.events import LedgerEntryRecord, PayeeRecord, PlanVersion
+from provisio_common.events import DealSnapshot, LedgerEntryRecord, PayeeRecord, PlanVersion
 from provisio_common.testing.fakes import FakeStore, FakeUnitOfWork
 
 
@@ -67,6 +71,31 @@ class MemoryLedgerEntries(LedgerEntries):
         return {e.pay_period for e in self.entries.values()} | {
             e.landed_in for e in self.entries.values() if e.landed_in is not None
         }
+
+    @override
+    async def dated_through(self, day: date) -> list[LedgerEntry]:
+        return self._sorted([e for e in self.entries.values() if e.entry_date <= day])
+
+    @override
+    async def by_deal(self, deal: str) -> list[LedgerEntry]:
+        return self._sorted([e for e in self.entries.values() if e.deal == deal])
+
+
+class MemoryDeals(Deals):
+    def __init__(self) -> None:
+        self.terms: dict[str, DealTerms] = {}
+
+    @override
+    async def get(self, deal: str, *, for_update: bool = False) -> DealTerms | None:
+        return self.terms.get(deal)
+
+    @override
+    async def put(self, terms: DealTerms) -> None:
+        self.terms[terms.deal] = terms
+
+    @override
+    async def many(self, deals: Iterable[str]) -> dict[str, DealTerms]:
+        return {deal: self.terms[deal] for deal in set(deals) if deal in self.terms}
 
 
 class MemoryPayees(Payees):
@@ -171,6 +200,54 @@ class MemoryAdjustments(Adjustments):
             ),
             key=lambda a: (a.created_at, a.id),
         )
+
+
+class MemoryDisputes(Disputes):
+    def __init__(self) -> None:
+        self.disputes: dict[str, Dispute] = {}
+        self.messages: dict[tuple[str, int], DisputeMessage] = {}
+
+    @override
+    async def add(self, dispute: Dispute) -> None:
+        if dispute.id in self.disputes:
+            raise Conflict(f"dispute {dispute.id} exists")
+        self.disputes[dispute.id] = dispute
+
+    @override
+    async def get(self, dispute_id: str, *, for_update: bool = False) -> Dispute | None:
+        return self.disputes.get(dispute_id)
+
+    @override
+    async def save(self, dispute: Dispute) -> None:
+        self.disputes[dispute.id] = dispute
+
+    @override
+    async def find(self, payees: Collection[str] | None = None, status: str | None = None) -> list[Dispute]:
+        return sorted(
+            (
+                d
+                for d in self.disputes.values()
+                if (payees is None or d.payee in payees) and (status is None or d.status == status)
+            ),
+            key=lambda d: (d.opened_at, d.id),
+        )
+
+    @override
+    async def add_message(self, message: DisputeMessage) -> None:
+        key = (message.dispute_id, message.position)
+        if key in self.messages:
+            raise Conflict(f"dispute {message.dispute_id} already has message {message.position}")
+        self.messages[key] = message
+
+    @override
+    async def thread(self, dispute_id: str) -> list[DisputeMessage]:
+        mine = [m for m in self.messages.values() if m.dispute_id == dispute_id]
+        return sorted(mine, key=lambda m: m.position)
+
+    @override
+    async def open_summary(self) -> tuple[int, datetime | None]:
+        open_since = [d.open_since for d in self.disputes.values() if d.status == "open"]
+        return len(open_since), min(open_since) if open_since else None
 
 
 class MemoryBatches(Batches):
@@ -311,7 +388,9 @@ def memory_repositories() -> PayoutRepositories:
         plans=MemoryPlanVersions(),
         pay_periods=MemoryPayPeriods(),
         adjustments=MemoryAdjustments(),
+        disputes=MemoryDisputes(),
         batches=MemoryBatches(),
+        deals=MemoryDeals(),
     )
 
 
@@ -397,4 +476,22 @@ def plan_record(plan_id: str = "flat", version: int = 1, **fields: Any) -> PlanV
         version=version,
         document=plan_document(plan_id, **fields),
         created_at=datetime(2027, 1, 1, tzinfo=UTC),
+    )
+
+
+def deal_record(external_id: str = "D-1", **fields: Any) -> DealSnapshot:
+    """A won generic `deals.v1` snapshot (key `generic:<external_id>`); `fields` override."""
+    return DealSnapshot.model_validate(
+        {
+            "source": "generic",
+            "external_id": external_id,
+            "revision": 1,
+            "status": "won",
+            "amount": "24000",
+            "currency": "USD",
+            "close_date": "2027-01-15",
+            "changed_at": "2027-01-15T12:00:00Z",
+            "owner": "generic:ann",
+            **fields,
+        }
     )

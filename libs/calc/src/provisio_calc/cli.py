@@ -10,7 +10,7 @@ import argparse
 import csv
 import json
 import sys
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -22,8 +22,9 @@ from provisio_calc.engine import calculate
 from provisio_calc.inputs import Activity, Deal, FxRate, InputInvalid, Payee, Quota
 from provisio_calc.numbers import parse_decimal
 from provisio_calc.periods import zone
-from provisio_calc.plan import Plan, PlanInvalid, load_plan
+from provisio_calc.plan import Plan, PlanInvalid, PlanProblem, parse_documents, validate_plan
 from provisio_calc.render import render_csv, render_json, render_table
+from provisio_calc.versions import succession_problems
 
 
 class BadInput(Exception):
@@ -37,12 +38,17 @@ def _read(path: str) -> str:
         raise BadInput(f"{path}: cannot read: {exc}") from None
 
 
-def _plan_line(text: str, path: str) -> int | None:
-    """The 1-based source line of a problem path like components[2].tiers.bands[1].to."""
+def _document_nodes(text: str) -> list[Any]:
+    """The YAML node of each non-empty document of a plan file (JSON is one document)."""
     try:
-        node: Any = yaml.compose(text, Loader=yaml.SafeLoader)
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError:
-        return None
+        return []
+    return [n for n in nodes if n is not None and not (isinstance(n, yaml.ScalarNode) and n.value == "")]
+
+
+def _plan_line(node: Any, path: str) -> int | None:
+    """The 1-based source line of a problem path like components[2].tiers.bands[1].to."""
     if node is None:
         return None
     parts: list[str | int] = []
@@ -67,18 +73,98 @@ def _plan_line(text: str, path: str) -> int | None:
     return line
 
 
-def read_plan(path: str) -> Plan:
-    """Load and validate the plan file; every problem becomes one `file:line: path: message`."""
+def _problem_messages(path: str, node: Any, problems: list[PlanProblem], *, multi: bool = False) -> list[str]:
+    """`file:line: path: message` per problem; in a multi-document file a problem of the
+    whole document points at the document's first line."""
+    messages = []
+    for problem in problems:
+        line = _plan_line(node, problem.path) if problem.path or multi else None
+        where = f"{path}:{line}" if line else path
+        messages.append(f"{where}: {problem.path or '(plan)'}: {problem.message}")
+    return messages
+
+
+@dataclass(frozen=True)
+class _Version:
+    path: str
+    node: Any
+    plan: Plan
+    multi: bool  # one of several documents in its file
+
+
+def _read_versions(path: str) -> list[_Version]:
+    """Every plan document of one file (a YAML file may hold several, `---` between them)."""
     text = _read(path)
     try:
-        return load_plan(text, filename=path)
+        documents = parse_documents(text, filename=path)
     except PlanInvalid as exc:
-        messages = []
-        for problem in exc.problems:
-            line = _plan_line(text, problem.path) if problem.path else None
-            where = f"{path}:{line}" if line else path
-            messages.append(f"{where}: {problem.path or '(plan)'}: {problem.message}")
-        raise BadInput("\n".join(messages)) from None
+        raise BadInput("\n".join(_problem_messages(path, None, exc.problems))) from None
+    nodes = _document_nodes(text)
+    if len(nodes) != len(documents):
+        nodes = [None] * len(documents)
+    if not documents:
+        raise BadInput(f"{path}: (plan): the file holds no plan document")
+    multi = len(documents) > 1
+    versions, messages = [], []
+    for document, node in zip(documents, nodes, strict=True):
+        try:
+            versions.append(_Version(path, node, validate_plan(document), multi))
+        except PlanInvalid as exc:
+            messages.extend(_problem_messages(path, node, exc.problems, multi=multi))
+    if messages:
+        raise BadInput("\n".join(messages))
+    return versions
+
+
+def _labelled(versions: list[_Version]) -> list[_Version]:
+    """Oldest first: by `version` when every document gives an integer one (distinct), in
+    the order given when none gives one (then numbered 1, 2, ... for explanations)."""
+    given = [v for v in versions if v.plan.version is not None]
+    if given and len(given) != len(versions):
+        missing = next(v for v in versions if v.plan.version is None)
+        where = f"{missing.path}:{missing.node.start_mark.line + 1}" if missing.node else missing.path
+        raise BadInput(f"{where}: version: give every version of the plan a version, or none")
+    if not given:
+        return [
+            _Version(v.path, v.node, v.plan.model_copy(update={"version": n}), v.multi)
+            for n, v in enumerate(versions, start=1)
+        ]
+    seen: dict[object, _Version] = {}
+    for v in versions:
+        if v.plan.version in seen:
+            line = _plan_line(v.node, "version")
+            raise BadInput(
+                f"{v.path}{f':{line}' if line else ''}: version: version {v.plan.version} appears twice"
+            )
+        seen[v.plan.version] = v
+    if all(isinstance(v.plan.version, int) for v in versions):
+        return sorted(versions, key=lambda v: v.plan.version if isinstance(v.plan.version, int) else 0)
+    return versions
+
+
+def read_plans(paths: list[str]) -> list[Plan]:
+    """Load and validate the plan versions (one file or several, each with one document or
+    several): every problem becomes one `file:line: path: message`. Several versions must
+    be of one plan (same id, currency, timezone and pay_frequency); oldest first."""
+    versions = [v for path in paths for v in _read_versions(path)]
+    if len(versions) == 1:
+        return [versions[0].plan]
+    ordered = _labelled(versions)
+    messages = []
+    for i, version in enumerate(ordered):
+        problems = succession_problems([v.plan for v in ordered[:i]], version.plan)
+        messages.extend(_problem_messages(version.path, version.node, problems, multi=version.multi))
+    if messages:
+        raise BadInput("\n".join(messages))
+    return [v.plan for v in ordered]
+
+
+def read_plan(path: str) -> Plan:
+    """Load and validate a file holding one plan document (`read_plans` for versions)."""
+    versions = _read_versions(path)
+    if len(versions) != 1:
+        raise BadInput(f"{path}: (plan): holds {len(versions)} plan documents where one is expected")
+    return versions[0].plan
 
 
 def _jsonl(path: str) -> list[tuple[int, dict[str, Any]]]:
@@ -242,7 +328,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="provisio calc", description="Dry-run a commission plan on files (PLANS.md)."
     )
-    parser.add_argument("--plan", required=True, help="plan document (YAML or JSON)")
+    parser.add_argument(
+        "--plan",
+        required=True,
+        action="append",
+        help="plan document (YAML or JSON); give it again, or use a multi-document YAML, "
+        "for several versions of one plan",
+    )
     parser.add_argument("--deals", required=True, help="DEALS.jsonl: deals.v1 snapshots")
     parser.add_argument("--payees", help="PAYEES.csv: id,name,manager,roles,team,territories")
     parser.add_argument("--quotas", help="QUOTAS.csv: payee,period,amount")
@@ -256,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> str:
     """Read every input (plan first), calculate, render. Raises BadInput."""
-    plan = read_plan(args.plan)
+    versions = read_plans(args.plan)
+    plan = versions[-1]
     if args.as_of:
         try:
             as_of = date.fromisoformat(args.as_of)
@@ -271,7 +364,7 @@ def run(args: argparse.Namespace) -> str:
     activities = read_activities(args.activities) if args.activities else []
     try:
         result = calculate(
-            plan,
+            versions if len(versions) > 1 else plan,
             deals,
             payees=payees,
             quotas=quotas,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Sequence
 from datetime import date
 from decimal import Decimal, localcontext
 from typing import Any
@@ -11,12 +11,13 @@ from typing import Any
 from provisio_calc.contest import awards
 from provisio_calc.draws import payouts as build_payouts
 from provisio_calc.inputs import Activity, Deal, FxRate, InputInvalid, Payee, Quota
-from provisio_calc.numbers import EXACT, format_decimal
+from provisio_calc.numbers import EXACT, ZERO, format_decimal
 from provisio_calc.periods import local_day, local_instant, period_of
-from provisio_calc.plan import Plan
+from provisio_calc.plan import Plan, PlanInvalid
 from provisio_calc.result import CalcException, CalcResult, Entry, Line
 from provisio_calc.setup import Aggregate, Contribution, Key, Setup
 from provisio_calc.timeline import collect_revisions, deal_events
+from provisio_calc.versions import VersionSlice, succession_problems, version_slices
 
 _EventOrder = tuple[date, int, str, str, int]
 # (order, day, key of the contribution it replaces or None, deal ref, contribution, or
@@ -37,7 +38,7 @@ def dedupe_activities(activities: Iterable[Activity]) -> list[Activity]:
 
 
 def calculate(
-    plan: Plan,
+    plan: Plan | Sequence[Plan],
     deals: Iterable[Deal],
     *,
     payees: Iterable[Payee] | None = None,
@@ -49,10 +50,14 @@ def calculate(
 ) -> CalcResult:
     """Compute every line, payout and exception of `plan` as of `as_of`.
 
-    `deals` holds every known snapshot (all revisions) of each deal; the highest
-    revision changed on or before `as_of` wins and the history drives clawbacks.
-    With `explain`, each line's explanation also lists the credits and entries.
-    Raises InputInvalid for contradictory inputs (two different snapshots with one revision).
+    `plan` is one plan document, or the versions of one plan, oldest first (see
+    `provisio_calc.versions`: each measurement period is computed under the newest
+    version whose `effective` contains its first day; each line's explanation names
+    its `plan_version`). `deals` holds every known snapshot (all revisions) of each
+    deal; the highest revision changed on or before `as_of` wins and the history drives
+    clawbacks. With `explain`, each line's explanation also lists the credits and
+    entries. Raises InputInvalid for contradictory inputs (two different snapshots with
+    one revision) and PlanInvalid for versions that do not belong to one plan.
     """
     # The run allocates millions of small acyclic containers; the cyclic collector would
     # rescan them again and again (about a quarter of the time) without freeing any.
@@ -60,10 +65,83 @@ def calculate(
     gc.disable()
     try:
         with localcontext(EXACT):
-            return _Calculation(plan, payees, quotas, fx, as_of, explain).run(deals, activities)
+            if isinstance(plan, Plan):
+                return _Calculation(plan, payees, quotas, fx, as_of, explain).run(deals, activities)
+            versions = list(plan)
+            if not versions:
+                raise ValueError("calculate needs at least one plan version")
+            problems = [p for i, v in enumerate(versions) for p in succession_problems(versions[:i], v)]
+            if problems:
+                raise PlanInvalid(problems)
+            if len(versions) == 1:
+                return _Calculation(versions[0], payees, quotas, fx, as_of, explain).run(deals, activities)
+            return _calculate_versions(versions, deals, payees, quotas, fx, activities, as_of, explain)
     finally:
         if collecting:
             gc.enable()
+
+
+def _calculate_versions(
+    versions: list[Plan],
+    deals: Iterable[Deal],
+    payees: Iterable[Payee] | None,
+    quotas: Iterable[Quota],
+    fx: Iterable[FxRate],
+    activities: Iterable[Activity],
+    as_of: date,
+    explain: bool,
+) -> CalcResult:
+    """Each version computes the days it governs; contests and payouts span versions."""
+    tz = versions[-1].timezone
+    by_deal = collect_revisions(deals, tz, as_of)
+    activity_list = [a for a in dedupe_activities(activities) if local_day(a.occurred_at, tz) <= as_of]
+    payee_list = None if payees is None else list(payees)
+    quota_list, fx_list = list(quotas), list(fx)
+    runs: list[tuple[VersionSlice, _Calculation]] = []
+    lines: list[Line] = []
+    contest_values: dict[str, dict[str, Decimal]] = {}
+    exceptions: list[CalcException] = []
+    for piece in version_slices(versions):
+        if not piece.credited:
+            continue  # superseded everywhere: it computes nothing
+        calc = _Calculation(piece.plan, payee_list, quota_list, fx_list, as_of, explain, piece.credited)
+        version_lines, values = calc.compute(by_deal, activity_list)
+        lines.extend(version_lines)
+        for ci, of_contest in values.items():
+            merged = contest_values.setdefault(calc.setup.components[ci].id, {})
+            for payee, value in of_contest.items():
+                merged[payee] = merged.get(payee, ZERO) + value
+        exceptions.extend(calc.exceptions)
+        runs.append((piece, calc))
+    for comp_id, by_payee in contest_values.items():
+        deciding = _contest_version(runs, comp_id)
+        if deciding is not None:
+            ci = next(i for i, c in enumerate(deciding.plan.components) if c.id == comp_id)
+            lines.extend(deciding._contest_lines(ci, by_payee))
+    newest = _Calculation(versions[-1], payee_list, (), (), as_of, explain)
+    universe, unknown = newest.universe(by_deal, activity_list)
+    exceptions.extend(unknown)
+    order: dict[str, int] = {}
+    for version in reversed(versions):
+        for comp in version.components:
+            order.setdefault(comp.id, len(order))
+    lines.sort(key=lambda ln: (ln.payee, order[ln.component], ln.period))
+    payout_rows = build_payouts(versions, lines, universe, as_of)
+    unique = sorted(set(exceptions), key=lambda e: (e.kind, e.payee or "", e.deal or "", e.detail))
+    last = versions[-1]
+    return CalcResult(last.id, last.currency, lines, payout_rows, unique, len(runs))
+
+
+def _contest_version(runs: list[tuple[VersionSlice, _Calculation]], comp_id: str) -> _Calculation | None:
+    """The version that awards a contest: the newest that defines it and counts some day
+    of its window (its prizes, window end and ranking apply)."""
+    for piece, calc in reversed(runs):
+        for comp in piece.plan.components:
+            window = comp.window
+            counted = window is not None and piece.credits_any((window.from_, window.to))
+            if comp.id == comp_id and comp.kind == "contest" and counted:
+                return calc
+    return None
 
 
 def _changes(previous: Contribution, contribution: Contribution) -> dict[Key, list[Decimal]]:
@@ -88,8 +166,9 @@ class _Calculation:
         fx: Iterable[FxRate],
         as_of: date,
         explain: bool,
+        days: Sequence[tuple[date, date]] | None = None,
     ) -> None:
-        self.setup = Setup(plan, payees, quotas, fx)
+        self.setup = Setup(plan, payees, quotas, fx, days)
         self.plan = plan
         self.as_of = as_of
         self.explain = explain
@@ -98,19 +177,32 @@ class _Calculation:
     def run(self, deals: Iterable[Deal], activities: Iterable[Activity]) -> CalcResult:
         setup = self.setup
         by_deal = collect_revisions(deals, setup.tz, self.as_of)
-        events, latest, final_snapshot = self._deal_events(by_deal)
+        # Rule 35: activities after as_of are ignored, like revisions.
         activity_list = [
             a for a in dedupe_activities(activities) if local_day(a.occurred_at, setup.tz) <= self.as_of
         ]
+        lines, contest_values = self.compute(by_deal, activity_list)
+        for ci in sorted(contest_values):
+            lines.extend(self._contest_lines(ci, contest_values[ci]))
+        order = {c.id: i for i, c in enumerate(self.plan.components)}
+        lines.sort(key=lambda ln: (ln.payee, order[ln.component], ln.period))
+        universe, unknown = self.universe(by_deal, activity_list)
+        self.exceptions.extend(unknown)
+        payout_rows = build_payouts(self.plan, lines, universe, self.as_of)
+        exceptions = sorted(self.exceptions, key=lambda e: (e.kind, e.payee or "", e.deal or "", e.detail))
+        return CalcResult(self.plan.id, self.plan.currency, lines, payout_rows, exceptions)
+
+    def compute(
+        self, by_deal: dict[str, dict[int, Deal]], activity_list: list[Activity]
+    ) -> tuple[list[Line], dict[int, dict[str, Decimal]]]:
+        """The lines of every non-contest key, and each contest's value per payee (ranked
+        by the caller: a contest may span versions)."""
+        events, latest, final_snapshot = self._deal_events(by_deal)
         events.extend(self._activity_events(activity_list, latest))
         events.sort(key=lambda event: event[0])
         aggs, current = self._apply(events)
         credits = self._credits(current, final_snapshot) if self.explain else {}
-        lines = self._lines(aggs, credits)
-        universe = self._universe(by_deal, activity_list)
-        payout_rows = build_payouts(self.plan, lines, universe, self.as_of)
-        exceptions = sorted(self.exceptions, key=lambda e: (e.kind, e.payee or "", e.deal or "", e.detail))
-        return CalcResult(self.plan.id, self.plan.currency, lines, payout_rows, exceptions)
+        return self._lines(aggs, credits)
 
     # ---------------------------------------------------------------- events
 
@@ -288,7 +380,9 @@ class _Calculation:
             ]
         return detail
 
-    def _lines(self, aggs: dict[Key, Aggregate], credits: dict[Key, list[dict[str, Any]]]) -> list[Line]:
+    def _lines(
+        self, aggs: dict[Key, Aggregate], credits: dict[Key, list[dict[str, Any]]]
+    ) -> tuple[list[Line], dict[int, dict[str, Decimal]]]:
         setup = self.setup
         lines: list[Line] = []
         contest_values: dict[int, dict[str, Decimal]] = {}
@@ -325,11 +419,7 @@ class _Calculation:
                     tuple(agg.entries),
                 )
             )
-        for ci in sorted(contest_values):
-            lines.extend(self._contest_lines(ci, contest_values[ci]))
-        order = {c.id: i for i, c in enumerate(self.plan.components)}
-        lines.sort(key=lambda ln: (ln.payee, order[ln.component], ln.period))
-        return lines
+        return lines, contest_values
 
     def _contest_lines(self, ci: int, values: dict[str, Decimal]) -> list[Line]:
         comp = self.setup.components[ci]
@@ -366,32 +456,38 @@ class _Calculation:
             )
         return lines
 
-    def _universe(self, by_deal: dict[str, dict[int, Deal]], activities: list[Activity]) -> set[str]:
-        """Rule 12: the payee list, every deal's owner and split payees, activity owners;
-        with a payee list, one unknown_payee per (payee, deal) not on it."""
+    def universe(
+        self, by_deal: dict[str, dict[int, Deal]], activities: list[Activity]
+    ) -> tuple[set[str], list[CalcException]]:
+        """Rule 12: the payee list, every deal's owner and split payees (any revision held
+        as of as_of), activity owners. With a payee list, one unknown_payee per (payee,
+        deal) for the owner and split payees of the deal's latest revision only (rule 36:
+        a payee only in a superseded revision raises nothing), and one per activity whose
+        owner is not on it (its `deal` null)."""
         setup = self.setup
         known = setup.hierarchy.payees
         universe = set(known)
         check = setup.payee_list_given
+        unknown: list[CalcException] = []
+        add = universe.add
         for deal_key, revisions in by_deal.items():
-            reported: set[str] = set()
-            for snapshot in revisions.values():
-                payees = [snapshot.owner, *(s.payee for s in snapshot.splits)]
-                universe.update(payees)
-                if not check:
-                    continue
-                for payee in payees:
-                    if payee not in known and payee not in reported:
-                        reported.add(payee)
-                        self.exceptions.append(
-                            CalcException(
-                                "unknown_payee", payee, deal_key, f"{payee} is not in the payee list"
-                            )
-                        )
+            if len(revisions) == 1:
+                (latest,) = revisions.values()
+            else:
+                for snapshot in revisions.values():
+                    add(snapshot.owner)
+                    for split in snapshot.splits:
+                        add(split.payee)
+                latest = revisions[max(revisions)]
+            add(latest.owner)
+            for split in latest.splits:
+                add(split.payee)
+            if check:
+                _unknown_payees(deal_key, latest, known, unknown)
         for activity in activities:
             universe.add(activity.owner)
             if check and activity.owner not in known:
-                self.exceptions.append(
+                unknown.append(
                     CalcException(
                         "unknown_payee",
                         activity.owner,
@@ -399,4 +495,20 @@ class _Calculation:
                         f"{activity.owner} (owner of activity {activity.key}) is not in the payee list",
                     )
                 )
-        return universe
+        return universe, unknown
+
+
+def _unknown_payees(deal_key: str, latest: Deal, known: Container[str], out: list[CalcException]) -> None:
+    """One unknown_payee per person of the deal's latest revision not on the payee list."""
+    owner = latest.owner
+    if owner not in known:
+        out.append(CalcException("unknown_payee", owner, deal_key, f"{owner} is not in the payee list"))
+    if latest.splits:
+        reported = {owner}
+        for split in latest.splits:
+            payee = split.payee
+            if payee not in known and payee not in reported:
+                reported.add(payee)
+                out.append(
+                    CalcException("unknown_payee", payee, deal_key, f"{payee} is not in the payee list")
+                )

@@ -10,7 +10,7 @@ deltas per key equals `calculate` on the same inputs, exactly, in any arrival or
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, localcontext
@@ -48,9 +48,12 @@ class IncrementalEngine:
         quotas: Iterable[Quota] = (),
         fx: Iterable[FxRate] = (),
         as_of: date | None = None,
+        days: Sequence[tuple[date, date]] | None = None,
     ) -> None:
         self.plan = plan
-        self.setup = Setup(plan, payees, quotas, fx)
+        # `days`: the spans one version of a plan computes (provisio_calc.versions); a
+        # plan with several versions is one engine per version (contests then span them).
+        self.setup = Setup(plan, payees, quotas, fx, days)
         self.as_of = as_of
         self._revisions: dict[str, dict[int, Deal]] = {}
         self._contribution: dict[str, Contribution] = {}

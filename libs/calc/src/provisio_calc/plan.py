@@ -23,7 +23,7 @@ from pydantic import (
 
 from provisio_calc.money import minor_units
 from provisio_calc.numbers import parse_decimal
-from provisio_calc.periods import local_day, zone
+from provisio_calc.periods import local_day, period_bounds, period_of, zone
 
 ACTIVITY_KINDS = ("call", "meeting", "email", "demo")
 METRIC_RE = re.compile(r"^(amount|margin|deals|activity:(call|meeting|email|demo))$")
@@ -202,6 +202,23 @@ class Draw(_Model):
     recoverable: bool = True
 
 
+class Accounting(_Model):
+    """Commission expense under ASC 340-40 (payout-service): the components whose entries
+    are capitalized as a cost of obtaining a contract (default: every commission and spif),
+    the contract term of a deal that gives none, and the practical expedient (a term of 12
+    months or less is expensed when incurred)."""
+
+    capitalize: tuple[str, ...] | None = None
+    default_term_months: Annotated[int, Strict()] | None = None
+    practical_expedient: Annotated[bool, Strict()] = True
+
+    def capitalized(self, components: tuple[Component, ...]) -> frozenset[str]:
+        """The ids of the components whose entries are capitalized."""
+        if self.capitalize is not None:
+            return frozenset(self.capitalize)
+        return frozenset(c.id for c in components if c.kind in ("commission", "spif"))
+
+
 class Plan(_Model):
     """A validated plan document (PLANS.md). Build it with `load_plan`."""
 
@@ -217,6 +234,7 @@ class Plan(_Model):
     components: tuple[Component, ...]
     clawback: Clawback | None = None
     draw: Draw | None = None
+    accounting: Accounting | None = None
 
     def document(self) -> dict[str, Any]:
         """The normalized plan as a JSON-safe dict (decimals as strings, dates ISO)."""
@@ -265,6 +283,19 @@ def parse_document(source: str | bytes, filename: str | None = None) -> Any:
                 raise PlanInvalid([PlanProblem("", f"not valid JSON: {exc}")]) from None
     try:
         return yaml.load(text, Loader=_DecimalLoader)
+    except yaml.YAMLError as exc:
+        raise PlanInvalid([PlanProblem("", f"not valid YAML: {exc}")]) from None
+
+
+def parse_documents(source: str | bytes, filename: str | None = None) -> list[Any]:
+    """Every document of a YAML stream (`---` between documents; empty ones skipped), or
+    the one document of a JSON text. Never makes a float. Raises PlanInvalid."""
+    text = source.decode("utf-8") if isinstance(source, bytes) else source
+    stripped = text.lstrip()
+    if (filename or "").lower().endswith(".json") or stripped.startswith("{"):
+        return [parse_document(text, filename)]
+    try:
+        return [doc for doc in yaml.load_all(text, Loader=_DecimalLoader) if doc is not None]
     except yaml.YAMLError as exc:
         raise PlanInvalid([PlanProblem("", f"not valid YAML: {exc}")]) from None
 
@@ -339,18 +370,11 @@ def _not_negative(problems: list[PlanProblem], path: str, value: Decimal | None)
         problems.append(PlanProblem(path, "must not be negative"))
 
 
-def _check_window(
-    problems: list[PlanProblem], path: str, window: DateRange, effective: DateRange | None
-) -> None:
+def _check_window(problems: list[PlanProblem], path: str, window: DateRange) -> None:
+    """A window runs forward. It may reach outside `effective` (rule 34): only days
+    inside both count, so that is not a problem."""
     if window.from_ > window.to:
         problems.append(PlanProblem(path, "from is after to"))
-    if effective is not None and (window.from_ < effective.from_ or window.to > effective.to):
-        problems.append(
-            PlanProblem(
-                path,
-                f"window {window.from_}..{window.to} is outside effective {effective.from_}..{effective.to}",
-            )
-        )
 
 
 def _check_tiers(problems: list[PlanProblem], path: str, comp: Component) -> None:
@@ -481,9 +505,7 @@ def _check_credit(problems: list[PlanProblem], path: str, comp: Component) -> No
         problems.append(PlanProblem(f"{path}.credit", "lists a credit kind twice"))
 
 
-def _check_component(
-    problems: list[PlanProblem], i: int, comp: Component, effective: DateRange | None
-) -> None:
+def _check_component(problems: list[PlanProblem], i: int, comp: Component) -> None:
     """Every rule of PLANS.md a parsed component can break, in the order they are reported."""
     path = f"components[{i}]"
     _check_fields_apply(problems, path, comp)
@@ -491,13 +513,28 @@ def _check_component(
     if comp.kind in ("spif", "contest") and comp.window is None:
         problems.append(PlanProblem(f"{path}.window", f"a {comp.kind} needs a window"))
     if comp.window is not None:
-        _check_window(problems, f"{path}.window", comp.window, effective)
+        _check_window(problems, f"{path}.window", comp.window)
     if comp.kind == "contest":
         _check_prizes(problems, path, comp)
     if comp.tiers is not None:
         _check_tiers(problems, path, comp)
     _check_amounts(problems, path, comp)
     _check_credit(problems, path, comp)
+
+
+def _check_effective_from(problems: list[PlanProblem], plan: Plan) -> None:
+    """`effective.from` is the first day of a measurement period: each period is computed
+    under one plan version (the newest whose `effective` contains its first day)."""
+    start = plan.effective.from_
+    first = period_bounds(period_of(start, plan.period))[0]
+    if start != first:
+        problems.append(
+            PlanProblem(
+                "effective.from",
+                f"must be the first day of a {plan.period} (the {plan.period} containing {start} "
+                f"starts on {first}): each measurement period is computed under one plan version",
+            )
+        )
 
 
 def _check_plan(problems: list[PlanProblem], plan: Plan) -> None:
@@ -511,6 +548,7 @@ def _check_plan(problems: list[PlanProblem], plan: Plan) -> None:
         problems.append(PlanProblem("timezone", str(exc)))
     if plan.effective.from_ > plan.effective.to:
         problems.append(PlanProblem("effective", "from is after to"))
+    _check_effective_from(problems, plan)
     if not plan.components:
         problems.append(PlanProblem("components", "needs at least one component"))
     seen: dict[str, int] = {}
@@ -522,22 +560,38 @@ def _check_plan(problems: list[PlanProblem], plan: Plan) -> None:
                 )
             )
         seen.setdefault(comp.id, i)
-        _check_component(problems, i, comp, plan.effective)
+        _check_component(problems, i, comp)
     if plan.clawback is not None and plan.clawback.window_days < 0:
         problems.append(PlanProblem("clawback.window_days", "must not be negative"))
     if plan.draw is not None and plan.draw.amount <= 0:
         problems.append(PlanProblem("draw.amount", "must be above 0"))
     if not plan.id.strip():
         problems.append(PlanProblem("id", "must not be empty"))
+    if plan.accounting is not None:
+        _check_accounting(problems, plan.accounting, seen)
+
+
+MAX_TERM_MONTHS = 600
+
+
+def _check_accounting(problems: list[PlanProblem], accounting: Accounting, ids: Mapping[str, int]) -> None:
+    """`capitalize` names components of the plan, once each; a default term is 1..600 months."""
+    listed: set[str] = set()
+    for i, component_id in enumerate(accounting.capitalize or ()):
+        if component_id not in ids:
+            problems.append(PlanProblem(f"accounting.capitalize[{i}]", f"unknown component {component_id!r}"))
+        elif component_id in listed:
+            problems.append(PlanProblem(f"accounting.capitalize[{i}]", f"lists {component_id!r} twice"))
+        listed.add(component_id)
+    term = accounting.default_term_months
+    if term is not None and not 1 <= term <= MAX_TERM_MONTHS:
+        problems.append(
+            PlanProblem("accounting.default_term_months", f"must be from 1 to {MAX_TERM_MONTHS} months")
+        )
 
 
 def _partial_checks(problems: list[PlanProblem], raw: Mapping[str, Any]) -> None:
     """When the whole plan does not parse, still check every component that does."""
-    effective: DateRange | None = None
-    try:
-        effective = DateRange.model_validate(raw.get("effective"))
-    except ValidationError:
-        effective = None
     comps = raw.get("components")
     if not isinstance(comps, list):
         return
@@ -546,7 +600,7 @@ def _partial_checks(problems: list[PlanProblem], raw: Mapping[str, Any]) -> None
             comp = Component.model_validate(comp_raw)
         except ValidationError:
             continue
-        _check_component(problems, i, comp, effective)
+        _check_component(problems, i, comp)
 
 
 def validate_plan(raw: Any) -> Plan:

@@ -41,13 +41,16 @@ def render_csv(result: CalcResult, *, explain: bool = False) -> str:
     """The lines as CSV (same columns as json `lines`; explanation as JSON with --explain)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    header = [*LINE_COLUMNS, "explanation"] if explain else list(LINE_COLUMNS)
+    versioned = result.versions > 1
+    header = [*LINE_COLUMNS, *(["plan_version"] if versioned else []), *(["explanation"] if explain else [])]
     writer.writerow(header)
     for line in result.lines:
         row = line.to_dict()
         cells = [
             "" if row[c] is None else str(row[c]).lower() if c == "cash" else row[c] for c in LINE_COLUMNS
         ]
+        if versioned:
+            cells.append(_version(line.explanation))
         if explain:
             cells.append(json.dumps(row["explanation"], ensure_ascii=False, separators=(",", ":")))
         writer.writerow(cells)
@@ -108,6 +111,11 @@ def explain_lines(explanation: dict[str, Any]) -> list[str]:
     return out
 
 
+def _version(explanation: dict[str, Any]) -> str:
+    version = explanation.get("plan_version")
+    return "" if version is None else str(version)
+
+
 def _percent(value: Decimal) -> str:
     # For people: two decimals; json and csv keep the full 28 digits.
     return format_decimal(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)) + "%"
@@ -115,22 +123,24 @@ def _percent(value: Decimal) -> str:
 
 def render_table(result: CalcResult, *, explain: bool = False) -> str:
     """Plain-text tables: lines, payouts, exceptions; with `explain`, the arithmetic per line."""
-    out = [f"plan {result.plan} ({result.currency})", "", "LINES"]
+    versioned = result.versions > 1
+    title = f"plan {result.plan} ({result.currency})"
+    out = [title + (f", {result.versions} versions" if versioned else ""), "", "LINES"]
     line_rows = []
     for line in result.lines:
         d = line.to_dict()
-        line_rows.append(
-            [
-                d["payee"],
-                d["component"],
-                d["period"],
-                d["value"],
-                "-" if line.attainment is None else _percent(line.attainment),
-                d["earned"],
-                "yes" if d["cash"] else "no",
-            ]
-        )
-    table = _table(line_rows, list(LINE_COLUMNS), {3, 4, 5})
+        row = [
+            d["payee"],
+            d["component"],
+            d["period"],
+            d["value"],
+            "-" if line.attainment is None else _percent(line.attainment),
+            d["earned"],
+            "yes" if d["cash"] else "no",
+        ]
+        line_rows.append([*row, _version(line.explanation)] if versioned else row)
+    header = [*LINE_COLUMNS, "version"] if versioned else list(LINE_COLUMNS)
+    table = _table(line_rows, header, {3, 4, 5})
     if explain:
         out.extend(table[:2])
         for row_text, line in zip(table[2:], result.lines, strict=True):

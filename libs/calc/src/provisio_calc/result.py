@@ -100,6 +100,8 @@ class CalcResult:
     lines: list[Line]
     payouts: list[Payout]
     exceptions: list[CalcException]
+    # How many plan versions computed some day (each line's explanation names its own).
+    versions: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """The `provisio calc --format json` shape of PLANS.md."""

@@ -3,7 +3,7 @@ incremental forms: crediting, measures and earning per (payee, component, period
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -45,6 +45,7 @@ class Setup:
         payees: Iterable[Payee] | None,
         quotas: Iterable[Quota],
         fx: Iterable[FxRate],
+        days: Sequence[tuple[date, date]] | None = None,
     ) -> None:
         self.plan = plan
         self.tz = plan.timezone
@@ -66,8 +67,15 @@ class Setup:
         self.windows = [c.window for c in self.components]
         self._usable: dict[tuple[str, str], Decimal | None] = {}
         self._periods: dict[date, str] = {}
-        self._effective_from = plan.effective.from_
-        self._effective_to = plan.effective.to
+        # The days whose deals and activities count: `effective` (rule 2), or the part of
+        # it a plan version computes (provisio_calc.versions) when other versions share
+        # the plan. The bounds are checked first; the spans only when there are gaps.
+        self.spans: tuple[tuple[date, date], ...] = (
+            ((plan.effective.from_, plan.effective.to),) if days is None else tuple(days)
+        )
+        self._effective_from = min((f for f, _ in self.spans), default=date.max)
+        self._effective_to = max((t for _, t in self.spans), default=date.min)
+        self._gaps = len(self.spans) > 1
         self._bounds: dict[tuple[int, Decimal | None], Bounds] = {}
         self._shares: dict[tuple[int, str, tuple[Split, ...]], dict[str, Decimal]] = {}
         # Components with the same measure share one computation per deal.
@@ -108,9 +116,16 @@ class Setup:
         assert deal.close_date is not None
         return local_day(deal.close_date, self.tz)
 
+    def counts(self, day: date) -> bool:
+        """Rule 2: only deals and activities of days in `effective` (of the days this
+        version computes) are credited."""
+        if not self._effective_from <= day <= self._effective_to:
+            return False
+        return not self._gaps or any(first <= day <= last for first, last in self.spans)
+
     def in_scope(self, deal: Deal) -> bool:
         """Rule 2: only deals whose close day lies in `effective` are credited."""
-        return self.plan.effective.contains(self.close_day(deal))
+        return self.counts(self.close_day(deal))
 
     def check(self, deal_key: str, snapshots: Iterable[Deal]) -> CalcException | None:
         """bad_split or missing_fx for the first snapshot the deal would earn on that has one."""
@@ -142,7 +157,7 @@ class Setup:
         assert deal.close_date is not None
         close = deal.close_date
         day = close if type(close) is date else local_day(close, self.tz)
-        if not self._effective_from <= day <= self._effective_to:
+        if not self._effective_from <= day <= self._effective_to or (self._gaps and not self.counts(day)):
             return {}
         rate = self.fx.rate(deal.currency, day)
         if rate is None:
@@ -199,7 +214,7 @@ class Setup:
     def activity_contribution(self, activity: Activity, linked: Deal | None) -> Contribution:
         """Rule 15: 1 for the owner (and rollup managers) under each matching activity measure."""
         day = local_day(activity.occurred_at, self.tz)
-        if not self.plan.effective.contains(day):
+        if not self.counts(day):
             return {}
         period = period_of(day, self.plan.period)
         direct = [(activity.owner, Decimal(1))]

@@ -62,14 +62,20 @@ def _entries(client: httpx.Client, payout: str, payee: str, headers: dict[str, s
 
 def _pgbench_tps(stack: Stack) -> float:
     port = str(stack.config()["ports"]["postgres"])
+    env = {**os.environ, "PGPASSWORD": stack.config()["pg_password"]}
     base = [str(_pg_bin("pgbench")), "-h", "127.0.0.1", "-p", port, "-U", "postgres"]
     subprocess.run(
         [str(_pg_bin("createdb")), "-h", "127.0.0.1", "-p", port, "-U", "postgres", "bench"],
         capture_output=True,
+        env=env,
     )
-    subprocess.run([*base, "-i", "-s", "1", "bench"], check=True, capture_output=True)
+    subprocess.run([*base, "-i", "-s", "1", "bench"], check=True, capture_output=True, env=env)
     out = subprocess.run(
-        [*base, "-N", "-c", "4", "-j", "2", "-T", "10", "bench"], check=True, capture_output=True, text=True
+        [*base, "-N", "-c", "4", "-j", "2", "-T", "10", "bench"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     ).stdout
     line = next(x for x in out.splitlines() if x.startswith("tps"))
     return float(line.split("=")[1].split()[0])

@@ -50,8 +50,7 @@ def send_deal(ns: argparse.Namespace) -> int:
 
     config = Stack(Path(ns.state)).config() if not (ns.url and ns.secret) else {}
     url = ns.url or f"http://127.0.0.1:{config['ports']['deal-ingest']}"
-    secret_name = "salesforce" if ns.door == "salesforce-outbound" else ns.door
-    secret = ns.secret or config["webhook_secrets"].get(secret_name, "")
+    secret = ns.secret or config["webhook_secrets"].get(ns.door, "")
     text = sys.stdin.read() if ns.file == "-" else Path(ns.file).read_text()
     if ns.door == "salesforce-outbound":
         payload: Any = text.encode()

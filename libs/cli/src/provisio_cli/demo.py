@@ -1,10 +1,12 @@
 """The demo CRM of `make up`: a small company (a manager, four reps, a plan, quotas)
 and ~50 signed deal webhooks over the current quarter, one of them later cancelled; then
 the payout cycle up to payroll: the quarter's first pay period closed, its batch built and
-approved by a second admin, waiting for payroll to pull it.
+approved by a second admin, waiting for payroll to pull it; and a dispute: a rep questions
+one of their entries, an admin accepts it with an adjustment a second admin approves.
 
 Idempotent: plans, payees and quotas are PUTs, and every webhook has a fixed
-`webhook-id`, so a second `make up` re-sends nothing new and duplicates nothing.
+`webhook-id`, so a second `make up` re-sends nothing new and duplicates nothing; the
+payout steps look at what is there first and carry on from it.
 """
 
 from __future__ import annotations
@@ -111,6 +113,26 @@ def demo_deals(today: date) -> list[dict[str, Any]]:
     return deals
 
 
+def multi_year_deal(today: date) -> dict[str, Any]:
+    """A three-year contract (`contract_months` 36) closed on the quarter's first day: its
+    commission is capitalized and amortized over 36 months (payout-service's accounting)."""
+    quarter, first = quarter_of(today)
+    return {
+        "external_id": f"{quarter}-M001",
+        "status": "won",
+        "amount": "90000.00",
+        "currency": "USD",
+        "close_date": first.isoformat(),
+        "changed_at": f"{first.isoformat()}T12:00:00+00:00",
+        "owner": f"generic:{REPS[1]}",
+        "type": "new",
+        "customer": "Contoso (3-year contract)",
+        "lines": [{"product": "analytics-suite", "amount": "90000.00"}],
+        "contract_months": 36,
+        "contract_start": first.isoformat(),
+    }
+
+
 def run_demo(settings: ProvisioSettings, urls: dict[str, str], secret: str) -> dict[str, Any]:
     """Load the demo company (plan, payees, quotas) and send its deal webhooks; returns who is who."""
     today = datetime.now(UTC).date()
@@ -174,17 +196,25 @@ def run_demo(settings: ProvisioSettings, urls: dict[str, str], secret: str) -> d
         )
         expected = {f"generic:{d['external_id']}": 1 for d in deals}
         expected[f"generic:{cancelled['external_id']}"] = 2
+        multi_year = multi_year_deal(today)
+        _send(client, urls["deal-ingest"], secret, f"demo-{multi_year['external_id']}-r1", multi_year)
+        expected[f"generic:{multi_year['external_id']}"] = 1
         expected |= load_planning(client, urls, admin, secret, today)
         _wait_until_settled(client, urls, admin, expected)
         admin2 = {"Authorization": f"Bearer {mint_token(settings, 'admin2', 'admin')}"}
         payout = run_payout_demo(client, urls["payout-service"], admin, admin2, today)
+        as_rep = {"Authorization": f"Bearer {mint_token(settings, REPS[1], 'rep')}"}
+        dispute = run_dispute_demo(client, urls["payout-service"], REPS[1], as_rep, admin, admin2)
     return {
         "rep": REPS[1],
         "other_rep": REPS[2],
         "manager": MANAGER,
-        "deals": len(deals),
+        "deals": len(deals) + 1,
         "company": COMPANY,
+        # The commission-expense report over the quarter so far (the multi-year deal amortizes).
+        "accounting": {"from": quarter_of(today)[1].strftime("%Y-%m"), "to": today.strftime("%Y-%m")},
         **payout,
+        **dispute,
     }
 
 
@@ -228,6 +258,67 @@ def run_payout_demo(
     if batch["status"] == "draft":
         _ok(client.post(f"{payout}/batches/{batch['id']}/approve", headers=admin2))
     return {"pay_period": pay_period, "batch": batch["id"]}
+
+
+DISPUTE_MESSAGE = "The widget-pro spif is missing on this deal."
+
+
+def run_dispute_demo(
+    client: httpx.Client,
+    payout: str,
+    rep_id: str,
+    rep: dict[str, str],
+    admin: dict[str, str],
+    admin2: dict[str, str],
+) -> dict[str, Any]:
+    """A rep disputes one of their ledger entries (in the earliest pay period they have
+    entries in); `admin` accepts it with a 250.00 adjustment (pending), `admin2` approves the
+    adjustment (two people). Idempotent: the demo's dispute (found by its message) is carried
+    on from where it stands, never opened twice. Returns its id (None: no entries yet)."""
+    dispute = next(
+        (
+            d
+            for d in _json(client, f"{payout}/disputes?payee={rep_id}", rep)
+            if d["message"] == DISPUTE_MESSAGE
+        ),
+        None,
+    )
+    if dispute is None:
+        periods = _json(client, f"{payout}/statements/{rep_id}", rep)["pay_periods"]
+        pay_period = next((p["pay_period"] for p in periods if p["entries"]), None)
+        if pay_period is None:
+            return {"dispute": None}
+        statement = _json(client, f"{payout}/statements/{rep_id}/{pay_period}", rep)
+        line = next(line for line in statement["lines"] if line["entries"])
+        opened = client.post(
+            f"{payout}/disputes",
+            headers=rep,
+            json={
+                "payee": rep_id,
+                "pay_period": pay_period,
+                "entry_id": line["entries"][0]["entry_id"],
+                "component": line["component"],
+                "message": DISPUTE_MESSAGE,
+            },
+        )
+        _ok(opened)
+        dispute = opened.json()
+    if dispute["status"] == "open":
+        resolved = client.post(
+            f"{payout}/disputes/{dispute['id']}/resolve",
+            headers=admin,
+            json={
+                "outcome": "accepted",
+                "note": "Confirmed in the CRM: the spif is owed.",
+                "adjustment": {"amount": "250.00", "currency": "USD"},
+            },
+        )
+        _ok(resolved)
+        dispute = resolved.json()
+    adjustment = dispute["adjustment"]
+    if adjustment is not None and adjustment["status"] == "pending":
+        _ok(client.post(f"{payout}/adjustments/{adjustment['id']}/approve", headers=admin2))
+    return {"dispute": dispute["id"]}
 
 
 def load_planning(
@@ -329,21 +420,28 @@ def _ok(response: httpx.Response) -> None:
 def _wait_until_settled(
     client: httpx.Client, urls: dict[str, str], admin: dict[str, str], expected: dict[str, int]
 ) -> None:
-    """Wait until calc-engine holds every demo revision and payout-service has every
-    ledger entry calc-engine posted, so the printed curl shows final numbers."""
+    """Wait until calc-engine holds every demo revision and payout-service shows every
+    ledger entry calc-engine posted for the demo's own people, so the printed curl shows
+    final numbers. Only the demo's deals and payees are looked at: whatever else the stack
+    holds (deals sent by hand, other payees) never keeps a second `make up` from settling."""
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         held = {d["deal"]: d["revision"] for d in _json(client, f"{urls['calc-engine']}/deals", admin)}
         if all(held.get(deal, 0) >= revision for deal, revision in expected.items()):
-            posted = len(_json(client, f"{urls['calc-engine']}/ledger?limit=5000", admin))
-            shown = sum(
-                period["entries"]
+            posted = {
+                payee: len(_json(client, f"{urls['calc-engine']}/ledger?payee={payee}&limit=5000", admin))
                 for payee in [MANAGER, *REPS]
-                for period in _json(client, f"{urls['payout-service']}/statements/{payee}", admin)[
-                    "pay_periods"
-                ]
-            )
-            if posted and shown == posted:
+            }
+            shown = {
+                payee: sum(
+                    period["entries"]
+                    for period in _json(client, f"{urls['payout-service']}/statements/{payee}", admin)[
+                        "pay_periods"
+                    ]
+                )
+                for payee in [MANAGER, *REPS]
+            }
+            if any(posted.values()) and shown == posted:
                 return
         time.sleep(0.5)
     raise SystemExit("demo: the numbers did not settle within 90s; see `make logs`")

@@ -60,9 +60,12 @@ def signed_request(
         if ":" not in secret:
             raise ValueError("the Pipedrive secret is `user:password`")
         headers["authorization"] = "Basic " + base64.b64encode(secret.encode()).decode()
-    else:  # salesforce-outbound: no signature; the org id in the message is checked
+    else:  # salesforce-outbound: basic auth `<org id>:<secret>`, as in the endpoint URL
+        if ":" not in secret:
+            raise ValueError("the Salesforce Outbound Message secret is `<org id>:<secret>`")
         headers["content-type"] = "text/xml; charset=utf-8"
         headers["SOAPAction"] = '""'
+        headers["authorization"] = "Basic " + base64.b64encode(secret.encode()).decode()
     return target, body, headers
 
 
@@ -75,7 +78,7 @@ def send(
     msg_id: str | None = None,
 ) -> httpx.Response:
     """POST one signed delivery to a door: generic, hubspot, salesforce, pipedrive
-    (`secret` = "user:password") or salesforce-outbound (`secret` unused).
+    (`secret` = "user:password") or salesforce-outbound (`secret` = "<org id>:<secret>").
 
     For hubspot the signed URI is `url` (plus the door path): pass the public URL HubSpot
     would call if deal-ingest sits behind a proxy with PROVISIO_HUBSPOT_PUBLIC_URL set.

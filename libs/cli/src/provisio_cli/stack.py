@@ -62,11 +62,13 @@ def prometheus_config(ports: dict[str, int], deploy: Path = PROMETHEUS_DEPLOY) -
 
 
 def _new_webhook_secrets() -> dict[str, str]:
-    """One secret per CRM door (HubSpot: the app's client secret; Pipedrive: user:password)."""
+    """One secret per CRM door (HubSpot: the app's client secret; Pipedrive: user:password;
+    Salesforce Outbound Messages: `<org id>:<secret>`, the basic auth of the demo org)."""
     return {
         "generic": new_secret(),
         "hubspot": secrets.token_hex(16),
         "salesforce": new_secret(),
+        "salesforce-outbound": f"{DEMO_SALESFORCE_ORG_ID}:{secrets.token_urlsafe(24)}",
         "pipedrive": f"provisio:{secrets.token_urlsafe(18)}",
     }
 
@@ -85,11 +87,13 @@ class Stack:
         path = self.state / "config.json"
         if path.exists():
             config: dict[str, Any] = json.loads(path.read_text())
-            if set(config["webhook_secrets"]) >= set(_new_webhook_secrets()):
+            if set(config["webhook_secrets"]) >= set(_new_webhook_secrets()) and "pg_password" in config:
                 return config
-            # A state folder from before a door existed: add the missing secrets.
+            # A state folder from before a door (or the Postgres password) existed: add them.
             config["webhook_secrets"] = {**_new_webhook_secrets(), **config["webhook_secrets"]}
+            config.setdefault("pg_password", secrets.token_urlsafe(24))
             path.write_text(json.dumps(config, indent=2))
+            path.chmod(0o600)
             return config
         self.state.mkdir(parents=True, exist_ok=True)
         env = os.environ
@@ -103,8 +107,11 @@ class Stack:
                 },
             },
             "jwt_secret": secrets.token_urlsafe(32),
+            # The embedded Postgres asks every connection for it (scram-sha-256).
+            "pg_password": secrets.token_urlsafe(24),
             "webhook_secrets": _new_webhook_secrets(),
         }
+        path.touch(mode=0o600)
         path.write_text(json.dumps(config, indent=2))
         path.chmod(0o600)
         return config
@@ -114,6 +121,7 @@ class Stack:
         config = self.config()
         return ProvisioSettings(
             pg_port=config["ports"]["postgres"],
+            pg_password=config["pg_password"],
             kafka_bootstrap=f"{HOST}:{config['ports']['broker']}",
             jwt_secret=config["jwt_secret"],
         )
@@ -152,7 +160,9 @@ class Stack:
         config = self.config()
         ports = config["ports"]
         self.logs.mkdir(parents=True, exist_ok=True)
-        postgres = EmbeddedPostgres(root=self.state / "pg", port=ports["postgres"])
+        postgres = EmbeddedPostgres(
+            root=self.state / "pg", port=ports["postgres"], password=config["pg_password"]
+        )
         if self._pid("postgres") is None:
             self._refuse_taken_port("postgres", ports["postgres"])
             self._record("postgres", postgres.start())
@@ -238,6 +248,7 @@ class Stack:
             **os.environ,
             "PROVISIO_ENVIRONMENT": "local",
             "PROVISIO_PG_PORT": str(ports["postgres"]),
+            "PROVISIO_PG_PASSWORD": config["pg_password"],
             "PROVISIO_KAFKA_BOOTSTRAP": f"{HOST}:{ports['broker']}",
             "PROVISIO_JWT_SECRET": config["jwt_secret"],
             "PROVISIO_GENERIC_WEBHOOK_SECRETS": config["webhook_secrets"]["generic"],
@@ -245,6 +256,7 @@ class Stack:
             "PROVISIO_SALESFORCE_WEBHOOK_SECRETS": config["webhook_secrets"]["salesforce"],
             "PROVISIO_PIPEDRIVE_BASIC_AUTH": config["webhook_secrets"]["pipedrive"],
             "PROVISIO_SALESFORCE_ORG_IDS": DEMO_SALESFORCE_ORG_ID,
+            "PROVISIO_SALESFORCE_OUTBOUND_SECRETS": config["webhook_secrets"]["salesforce-outbound"],
             "PROVISIO_KAFKA_SESSION_TIMEOUT_MS": "6000",
             "PROVISIO_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
         }
@@ -285,7 +297,7 @@ class Stack:
         stack = {
             "services": urls,
             "broker": f"{HOST}:{ports['broker']}",
-            "postgres": f"postgresql://postgres@{HOST}:{ports['postgres']}/postgres",
+            "postgres": f"postgresql://postgres:{config['pg_password']}@{HOST}:{ports['postgres']}/postgres",
             "tokens": tokens,
             "demo": {"rep": demo["rep"], "other_rep": demo["other_rep"], "manager": demo["manager"]},
             "webhook_secrets": config["webhook_secrets"],
@@ -299,6 +311,11 @@ class Stack:
         payout = stack["services"]["payout-service"]
         print(f"\nProvisio is up ({seconds:.0f}s). State: {self.state}; `make logs` follows the logs.")
         print(f"Demo: {demo['deals']} deals for {demo['company']}; everything is in {self.state}/stack.json")
+        print(
+            f"Secrets (owner-only files): {self.state}/config.json holds the JWT secret, the webhook "
+            "secrets of every door and the Postgres password (scram-sha-256, 127.0.0.1 only); "
+            f"{self.state}/stack.json the tokens below and the Postgres URL."
+        )
         for role, value in stack["tokens"].items():
             print(f"  token {role:<9} {value}")
         print("\nA rep's statements:")
@@ -312,6 +329,11 @@ class Stack:
             pull = f"curl -s -H 'Authorization: Bearer {payroll}' {payout}/payroll/batches"
             print(f"  {pull}")
             print(f"  {pull}/{demo['batch']}/lines.csv")
+        if demo.get("accounting"):
+            ops, span = stack["tokens"]["ops"], demo["accounting"]
+            print("\nCommission expense (ASC 340-40; the 36-month demo deal is capitalized and amortized):")
+            report = f"{payout}/accounting/commission-expense?from={span['from']}&to={span['to']}"
+            print(f"  curl -s -H 'Authorization: Bearer {ops}' '{report}'")
 
     # -- down / status ----------------------------------------------------------------------
     def down(self) -> int:

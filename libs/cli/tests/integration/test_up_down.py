@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import httpx
 
+from provisio_cli.demo import quarter_of
 from provisio_common.embedded import free_port
 
 PROVISIO = [sys.executable, "-m", "provisio_cli.main"]
+DEMO_SALESFORCE_ORG_ID = "00D000000000001EAA"
 PORT_VARS = [
     "PROVISIO_PG_PORT",
     "PROVISIO_BROKER_PORT",
@@ -28,6 +35,43 @@ PORT_VARS = [
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*PROVISIO, *args], env=env, capture_output=True, text=True, timeout=240)
+
+
+async def pg_login(port: int, password: str | None) -> bool:
+    try:
+        conn = await asyncpg.connect(
+            host="127.0.0.1", port=port, user="postgres", password=password, database="postgres"
+        )
+    except asyncpg.InvalidPasswordError:
+        return False
+    await conn.close()
+    return True
+
+
+def outsider_earns(stack: dict[str, Any], state: Path, env: dict[str, str]) -> None:
+    """A payee outside the demo, on the demo plan, with a deal of their own."""
+    admin = {"Authorization": f"Bearer {stack['tokens']['admin']}"}
+    payee = {"name": "Outsider", "crm_ids": ["generic:outsider"],
+             "assignments": [{"plan": "ae-demo", "valid_from": f"{date.today().year}-01-01"}]}  # fmt: skip
+    quota = stack["services"]["quota-service"]
+    r = httpx.put(f"{quota}/payees/outsider", json=payee, headers=admin, timeout=10)
+    assert r.is_success, r.text
+    quarter, _ = quarter_of(date.today())
+    r = httpx.put(f"{quota}/quotas/outsider/{quarter}", json={"amount": "100000"}, headers=admin, timeout=10)
+    assert r.is_success, r.text
+    deal = {"external_id": "OUT-1", "status": "won", "amount": "5000.00", "currency": "USD",
+            "close_date": date.today().isoformat(), "owner": "generic:outsider", "type": "new"}  # fmt: skip
+    path = state.parent / "outsider.json"
+    path.write_text(json.dumps(deal))
+    sent = run(["send-deal", "--state", str(state), str(path)], env)
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    ledger = f"{stack['services']['calc-engine']}/ledger?payee=outsider"
+
+    deadline = time.monotonic() + 60
+    while not httpx.get(ledger, headers=admin, timeout=10).json():
+        exceptions = httpx.get(f"{stack['services']['calc-engine']}/exceptions", headers=admin, timeout=10)
+        assert time.monotonic() < deadline, f"the outsider's deal was never credited: {exceptions.text}"
+        time.sleep(0.5)
 
 
 def statements(stack: dict[str, object]) -> dict[str, object]:
@@ -57,6 +101,8 @@ def ledger_size(stack: dict[str, object]) -> int:
 def test_up_serves_demo_statements_down_stops_and_up_again_resumes_without_duplicates() -> None:
     state = Path(tempfile.mkdtemp(prefix="provisio-test-stack-")) / "state"
     env = {**os.environ, **{var: str(free_port()) for var in PORT_VARS}}
+    # The CRM samples sent below are dated 2027: let deal-ingest take a changed_at that far ahead.
+    env["PROVISIO_CHANGED_AT_MAX_AHEAD_S"] = str(10 * 365 * 24 * 3600)
     try:
         up = run(["up", "--state", str(state)], env)
         assert up.returncode == 0, up.stdout + up.stderr
@@ -65,17 +111,33 @@ def test_up_serves_demo_statements_down_stops_and_up_again_resumes_without_dupli
         assert set(stack["services"]) == {"deal-ingest", "calc-engine", "quota-service", "payout-service"}
         assert set(stack["tokens"]) == {"admin", "admin2", "manager", "rep", "other_rep", "payroll", "ops"}
         secrets = stack["webhook_secrets"]
-        assert set(secrets) == {"generic", "hubspot", "salesforce", "pipedrive"}
+        assert set(secrets) == {"generic", "hubspot", "salesforce", "salesforce-outbound", "pipedrive"}
         assert secrets["generic"].startswith("whsec_") and ":" in secrets["pipedrive"]
+        assert secrets["salesforce-outbound"].startswith(f"{DEMO_SALESFORCE_ORG_ID}:")
+        assert "config.json" in up.stdout and "Postgres password" in up.stdout
+        for secret_file in ("config.json", "stack.json"):
+            assert stat.S_IMODE((state / secret_file).stat().st_mode) == 0o600
+        # Postgres asks for the generated password (scram), which the services use.
+        config = json.loads((state / "config.json").read_text())
+        assert asyncio.run(pg_login(config["ports"]["postgres"], config["pg_password"]))
+        assert not asyncio.run(pg_login(config["ports"]["postgres"], None))
         # Every door is configured: the CLI signs a sample the way each CRM does.
         samples = Path(__file__).resolve().parents[4] / "services" / "deal-ingest" / "tests" / "samples"
         for door, sample in [
             ("pipedrive", "pipedrive_deal_won.json"),
             ("salesforce", "salesforce_callout.json"),
             ("hubspot", "hubspot_batch.json"),
+            ("salesforce-outbound", "salesforce_outbound.xml"),
         ]:
-            sent = run(["send-deal", "--state", str(state), "--door", door, str(samples / sample)], env)
+            path = samples / sample
+            if door == "salesforce-outbound":  # the demo org's message, with its basic auth
+                path = state.parent / sample
+                xml = (samples / sample).read_text().replace("00D5g000004AbCdEAK", DEMO_SALESFORCE_ORG_ID)
+                path.write_text(xml)
+            sent = run(["send-deal", "--state", str(state), "--door", door, str(path)], env)
             assert sent.returncode == 0, f"{door}: {sent.stdout} {sent.stderr}"
+        # Someone outside the demo earns too: a second `up` must still settle (on the demo's own).
+        outsider_earns(stack, state, env)
         first = statements(stack)
         assert first["pay_periods"]
         entries = ledger_size(stack)

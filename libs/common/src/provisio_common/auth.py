@@ -6,12 +6,13 @@ HS256 with a configured secret for local runs; RS256 against a JWKS URL in produ
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import jwt
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from provisio_common.problems import Problem
 from provisio_common.settings import ProvisioSettings
@@ -83,8 +84,25 @@ def _unauthorized(detail: str) -> Problem:
     return Problem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="provisio"'})
 
 
-def current_principal(request: Request) -> Principal:
-    """The dependency: the verified caller, or 401."""
+# The bearer scheme in every service's OpenAPI; `access.allow` puts the roles a route
+# admits in its security requirement. Not `auto_error`: the 401 is ours (problem+json).
+BEARER_SCHEME = "bearer"
+_bearer = HTTPBearer(
+    scheme_name=BEARER_SCHEME,
+    bearerFormat="JWT",
+    description=(
+        "A JWT with `sub` and `role` (DESIGN.md §7). An operation's scopes are the roles it "
+        "admits: `manager:subtree` (their subtree only), `rep:self` (themselves only)."
+    ),
+    auto_error=False,
+)
+
+
+def current_principal(
+    request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """The dependency: the verified caller, or 401. Routes take their caller through
+    `access.allow(...)`, which declares the roles they admit."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -96,16 +114,11 @@ def current_principal(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
-    """A dependency that admits only these roles (403 otherwise)."""
-    allowed: Iterable[Role] = roles
+def require_roles(*roles: Role) -> Callable[..., Principal]:
+    """`access.allow(*roles)`: the same dependency and declaration (kept for callers)."""
+    from provisio_common.access import allow  # here: access imports this module
 
-    def check(principal: CurrentPrincipal) -> Principal:
-        if principal.role not in allowed:
-            raise Problem(403, f"role {principal.role!r} may not do this")
-        return principal
-
-    return check
+    return allow(*roles)
 
 
 def reports_to(payee: str, manager: str, managers: Mapping[str, str | None]) -> bool:

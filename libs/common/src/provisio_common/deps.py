@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from provisio_common.auth import Principal, require_roles
+from provisio_common.access import allow
+from provisio_common.auth import Principal
 from provisio_common.uow import UnitOfWork
 
 
@@ -18,5 +19,6 @@ def unit_of_work(request: Request) -> UnitOfWork[Any]:
 
 
 UoW = Annotated[UnitOfWork[Any], Depends(unit_of_work)]
-Admin = Annotated[Principal, Depends(require_roles("admin"))]
-Ops = Annotated[Principal, Depends(require_roles("admin", "ops"))]
+# The caller, admitted by role (`access.allow` declares the roles in the OpenAPI too).
+Admin = Annotated[Principal, Depends(allow("admin"))]
+Ops = Annotated[Principal, Depends(allow("admin", "ops"))]

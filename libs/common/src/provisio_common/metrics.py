@@ -44,10 +44,23 @@ OUTBOX_OLDEST_AGE = Gauge(
     "Age of the oldest unpublished outbox row (0 when none)",
     ["service"],
 )
+OUTBOX_PARKED = Gauge(
+    "provisio_outbox_parked_rows",
+    "Outbox rows set aside because they can never be published (too large, unserializable), "
+    "with the rows of their keys held behind them; listed by GET /outbox/parked",
+    ["service"],
+)
 OUTBOX_PUBLISHED = Counter("provisio_outbox_published_total", "Outbox rows published", ["service", "topic"])
 OUTBOX_REPLAYS = Counter(
     "provisio_outbox_replays_total",
     "Times the outbox was re-published because the broker had lost its topics",
+    ["service"],
+)
+
+EVENT_LOOP_LAG = Gauge(
+    "provisio_event_loop_lag_seconds",
+    "How late the event loop woke a task sleeping a fixed interval: the largest overshoot "
+    "of the last 10 s (provisio_common.loop_lag)",
     ["service"],
 )
 

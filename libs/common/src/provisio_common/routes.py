@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from provisio_common.events import (
     ActivityRecord,
     CreditRecord,
     DealSnapshot,
+    DisputeOpened,
+    DisputeResolved,
     Envelope,
     FxRateRecord,
     LedgerEntryRecord,
@@ -76,6 +79,9 @@ ROUTES: dict[type[Schema], Route] = {
     PayoutLineSettled: Route(
         "payout.line_settled", PAYOUTS, lambda r: r.batch_id, lambda r: f"{r.batch_id}:{r.line.line_id}"
     ),
+    # A payee's disputes share a partition (key: payee); the subject is the dispute.
+    DisputeOpened: Route("dispute.opened", PAYOUTS, lambda r: r.payee, lambda r: r.dispute_id),
+    DisputeResolved: Route("dispute.resolved", PAYOUTS, lambda r: r.payee, lambda r: r.dispute_id),
 }
 
 assert len({route.event_type for route in ROUTES.values()}) == len(ROUTES), "event types are unique"
@@ -98,10 +104,17 @@ class Outgoing:
     envelope: Envelope
 
 
-def outgoing(record: Schema, source: str) -> Outgoing:
-    """Wrap `record` in a fresh envelope from `source`, addressed by its route."""
+def outgoing(record: Schema, source: str, accepted_at: datetime | None = None) -> Outgoing:
+    """Wrap `record` in a fresh envelope from `source`, addressed by its route; with
+    `accepted_at`, the envelope carries the acceptance time of the webhook it descends from."""
     route = route_of(type(record))
-    env = Envelope(type=route.event_type, source=source, subject=route.subject(record), data=record.to_data())
+    env = Envelope(
+        type=route.event_type,
+        source=source,
+        subject=route.subject(record),
+        data=record.to_data(),
+        accepted_at=accepted_at,
+    )
     return Outgoing(route.topic.name, route.key(record), env)
 
 

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,8 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from provisio_common import metrics
+from provisio_common.access import PUBLIC
+from provisio_common.audit_api import router as audit_router
 from provisio_common.auth import TokenVerifier
 from provisio_common.db import create_engine, session_factory
 from provisio_common.dlq import router as dlq_router
@@ -32,7 +34,9 @@ from provisio_common.ids import new_id
 from provisio_common.inbox import Finisher, Handler, InboxConsumer, topics_of
 from provisio_common.kafka import make_consumer, make_producer
 from provisio_common.logging import request_id_var
+from provisio_common.loop_lag import LoopLagProbe
 from provisio_common.outbox import OutboxRelay
+from provisio_common.outbox_api import router as outbox_router
 from provisio_common.problems import install_problem_handlers
 from provisio_common.settings import ServiceSettings
 from provisio_common.tables import SharedTables
@@ -57,6 +61,9 @@ class ConsumerSpec:
         return topics_of(self.handlers)
 
 
+BackgroundTask = Callable[["ServiceRuntime", asyncio.Event], Coroutine[Any, Any, None]]
+
+
 @dataclass
 class ServiceRuntime:
     """Everything one service process runs: engine, producer, relay, consumers, units of work."""
@@ -65,6 +72,9 @@ class ServiceRuntime:
     tables: SharedTables
     repositories: Callable[[AsyncSession], Any]
     consumers: Sequence[ConsumerSpec] = ()
+    # Loops a service runs beside its consumers (e.g. a scheduler), started with them when
+    # `run_background` is on; each gets the runtime and the stop event.
+    background: Sequence[BackgroundTask] = ()
     engine: AsyncEngine = field(init=False)
     sessions: async_sessionmaker[AsyncSession] = field(init=False)
     producer: AIOKafkaProducer = field(init=False)
@@ -109,11 +119,13 @@ class ServiceRuntime:
             await admin.close()
 
     async def start(self) -> None:
-        """Start the producer, create topics, then the relay and the consumers."""
+        """Start the producer, create topics, the event-loop lag probe, then the relay and
+        the consumers. `stop()` cancels and awaits every task started here."""
         s = self.settings
         self.producer = make_producer(s)
         await self.producer.start()
         await ensure_topics(s.kafka_bootstrap)
+        self._tasks.append(asyncio.create_task(LoopLagProbe(s.service_name).run(self._stop)))
         if not s.run_background:
             return
         await self._publish_dlq_depth()
@@ -147,6 +159,8 @@ class ServiceRuntime:
             )
             self.inbox_consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(self._stop)))
+        for task in self.background:
+            self._tasks.append(asyncio.create_task(task(self, self._stop)))
 
     async def _publish_dlq_depth(self) -> None:
         async with self.uow() as uow:
@@ -250,7 +264,7 @@ def create_app(
         response.headers["x-request-id"] = rid
         return response
 
-    @app.get("/healthz", tags=["ops"], response_model=Health)
+    @app.get("/healthz", tags=["ops"], response_model=Health, openapi_extra=PUBLIC)
     async def healthz() -> Health:
         """The process is alive (the liveness probe). No token."""
         return Health(status="ok")
@@ -260,6 +274,7 @@ def create_app(
         tags=["ops"],
         response_model=Readiness,
         responses={503: {"model": Readiness, "description": "the database or the broker is unreachable"}},
+        openapi_extra=PUBLIC,
     )
     async def readyz(request: Request) -> JSONResponse:
         """The database and the broker are reachable (the readiness probe): 200 or 503. No token."""
@@ -268,12 +283,13 @@ def create_app(
         body = Readiness(status="ready" if ready else "not ready", checks=checks)
         return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    @app.get("/metrics", tags=["ops"], include_in_schema=False, openapi_extra=PUBLIC)
     async def prometheus_metrics() -> Response:
+        """Prometheus exposition. No token (public, as the scrape needs; not in the OpenAPI)."""
         body, content_type = metrics.render_latest()
         return Response(body, media_type=content_type)
 
-    for router in (*routers, dlq_router):
+    for router in (*routers, dlq_router, audit_router, outbox_router):
         app.include_router(router)
     return app
 

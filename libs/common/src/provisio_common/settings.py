@@ -33,6 +33,11 @@ class ProvisioSettings(BaseSettings):
     kafka_heartbeat_interval_ms: int = 500
     # How long the broker may hold a fetch waiting for data: the latency floor of a hop.
     kafka_fetch_max_wait_ms: int = 100
+    # The largest message (record batch) a producer sends: the producer's max_request_size,
+    # and what deal-ingest derives its envelope limit from (`provisio_common.kafka`). 1 MiB
+    # fits Apache Kafka's default `message.max.bytes` (1048588); raise both together. The
+    # embedded broker (Tansu) enforces no limit of its own, so this is the one that holds.
+    kafka_max_message_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
     # Consumer: how many attempts before a message goes to its DLQ.
     consumer_max_attempts: int = 3
     consumer_retry_backoff_s: float = 0.2

@@ -27,6 +27,15 @@ def _outbox_columns() -> list[Any]:
     ]
 
 
+def _outbox_parking_columns() -> list[Any]:
+    # Added after the first migrations (`add_outbox_parking`): a row that can never be
+    # published is parked here with its error instead of blocking the relay.
+    return [
+        sa.Column("parked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("park_error", sa.Text, nullable=True),
+    ]
+
+
 def _inbox_columns() -> list[Any]:
     return [
         sa.Column("consumer", sa.Text, primary_key=True),
@@ -81,8 +90,10 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
         "outbox",
         metadata,
         *_outbox_columns(),
+        *_outbox_parking_columns(),
         sa.Index("outbox_unsent", "id", postgresql_where=sa.text("sent_at IS NULL")),
         sa.Index("outbox_key_unsent", "key", "id", postgresql_where=sa.text("sent_at IS NULL")),
+        sa.Index("outbox_parked", "id", postgresql_where=sa.text("parked_at IS NOT NULL")),
     )
 
 
@@ -121,6 +132,21 @@ def shared_tables(metadata: sa.MetaData) -> SharedTables:
 def create_dead_letter_table(op: Any) -> None:
     """Alembic helper: the `dead_letters` table, for services migrated before it existed."""
     op.create_table("dead_letters", *_dead_letter_columns())
+
+
+def add_outbox_parking(op: Any) -> None:
+    """Alembic helper: the outbox's `parked_at` and `park_error` columns (an outbox row that
+    can never be published is parked with its error, provisio_common.outbox)."""
+    for column in _outbox_parking_columns():
+        op.add_column("outbox", column)
+    op.create_index("outbox_parked", "outbox", ["id"], postgresql_where=sa.text("parked_at IS NOT NULL"))
+
+
+def drop_outbox_parking(op: Any) -> None:
+    """Alembic helper: undo `add_outbox_parking`."""
+    op.drop_index("outbox_parked", table_name="outbox")
+    for column in _outbox_parking_columns():
+        op.drop_column("outbox", column.name)
 
 
 def create_shared_tables(op: Any) -> None:

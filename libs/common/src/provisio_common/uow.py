@@ -1,9 +1,11 @@
 """The unit of work: the one transaction boundary of every route and every consumer.
 
 A unit of work holds the session, the service's repositories (`uow.repos`), the shared
-dead-letter store, and collects what the transaction emits: `publish(record)` writes the
-outbox row (topic, key, type and source derived from the record's route), `audit(...)`
-the audit row. `commit()` writes state, outbox and audit rows together, or nothing.
+dead-letter store and audit trail reader (`uow.audit_log`), and collects what the
+transaction emits: `publish(record)` writes the outbox row (topic, key, type and source
+derived from the record's route), `audit(...)` the audit row. `commit()` writes state,
+outbox and audit rows together, or nothing; callbacks registered with `after_commit(...)`
+run once it has (metrics that must count only what was committed).
 
 Use cases open their own (`async with uow: ...; await uow.commit()`), so a route answers
 only after its commit; event handlers run inside the consumer's unit of work and never
@@ -12,9 +14,11 @@ commit (the consumer does, after recording the event in the inbox).
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
@@ -22,16 +26,18 @@ import sqlalchemy.exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from provisio_common.audit import AuditLog, SqlAuditLog
 from provisio_common.auth import Principal
 from provisio_common.dead_letters import DeadLetters, SqlDeadLetters
 from provisio_common.events import Envelope, Schema
 from provisio_common.logging import request_id_var
-from provisio_common.outbox import add_to_outbox
+from provisio_common.outbox import ParkedOutbox, SqlParkedOutbox, add_to_outbox
 from provisio_common.problems import CommitConflict
 from provisio_common.routes import outgoing
 from provisio_common.tables import SharedTables
 
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,16 +69,24 @@ class UnitOfWork(ABC, Generic[R]):
 
     repos: R
     dead_letters: DeadLetters
+    audit_log: AuditLog
+    parked_outbox: ParkedOutbox
 
     def __init__(self, source: str) -> None:
         self.source = source
         # What event handlers leave for their consumer's finisher (one per transaction).
         self.state: dict[str, Any] = {}
+        # When set, every envelope this transaction publishes carries it: the acceptance
+        # time of the webhook the published records descend from (`Envelope.accepted_at`).
+        self.accepted_at: datetime | None = None
         self._committed = False
+        self._after_commit: list[Callable[[], None]] = []
 
     async def __aenter__(self) -> Self:
         self._committed = False
         self.state = {}
+        self.accepted_at = None
+        self._after_commit = []
         await self._begin()
         return self
 
@@ -90,7 +104,7 @@ class UnitOfWork(ABC, Generic[R]):
 
     async def publish(self, record: Schema) -> Envelope:
         """Queue `record` on its topic (outbox), in this transaction; return its envelope."""
-        out = outgoing(record, self.source)
+        out = outgoing(record, self.source, self.accepted_at)
         await self.enqueue(out.topic, out.key, out.envelope.to_bytes(), out.envelope.id)
         return out.envelope
 
@@ -100,10 +114,22 @@ class UnitOfWork(ABC, Generic[R]):
             AuditRecord(principal.sub, principal.role, action, entity, before, after, request_id_var.get())
         )
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once this transaction has committed (never if it rolls back)."""
+        self._after_commit.append(callback)
+
     async def commit(self) -> None:
-        """Commit state, outbox, audit and inbox together; CommitConflict on a constraint."""
+        """Commit state, outbox, audit and inbox together; CommitConflict on a constraint.
+        Then run the `after_commit` callbacks in the order they were registered (one that
+        raises is logged: the transaction has committed)."""
         await self._commit()
         self._committed = True
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # the transaction stands: a failing callback is logged, not raised
+                log.exception("after-commit callback failed")
 
     @abstractmethod
     async def enqueue(self, topic: str, key: str, payload: bytes, event_id: str) -> None:
@@ -153,6 +179,8 @@ class SqlUnitOfWork(UnitOfWork[R]):
         await self.session.begin()
         self.repos = self._repositories(self.session)
         self.dead_letters = SqlDeadLetters(self.session, self._tables.dead_letters)
+        self.audit_log = SqlAuditLog(self.session, self._tables.audit)
+        self.parked_outbox = SqlParkedOutbox(self.session, self._tables.outbox)
 
     async def _commit(self) -> None:
         try:

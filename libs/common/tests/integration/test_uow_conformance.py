@@ -266,3 +266,60 @@ async def test_units_of_work_are_independent_transactions(backend: Backend) -> N
     await asyncio.gather(*(write(f"n-par-{i}") for i in range(5)))
     async with backend.uow() as uow:
         assert [await uow.repos.get(f"n-par-{i}") for i in range(5)] == [f"n-par-{i}" for i in range(5)]
+
+
+async def test_accepted_at_stamps_what_one_unit_of_work_publishes_and_no_other(backend: Backend) -> None:
+    accepted = datetime(2027, 2, 3, 10, 15, 0, 250000, tzinfo=UTC)
+    before = len(await backend.published())
+    async with backend.uow() as uow:
+        uow.accepted_at = accepted
+        await uow.publish(quota("rep-stamp-1"))
+        await uow.publish(quota("rep-stamp-2"))
+        await uow.commit()
+    async with backend.uow() as uow:
+        assert uow.accepted_at is None  # every unit of work starts unstamped
+        await uow.publish(quota("rep-stamp-3"))
+        await uow.commit()
+    stamped = [env.accepted_at for _, _, env in (await backend.published())[before:]]
+    assert stamped == [accepted, accepted, None]
+
+
+async def test_after_commit_callbacks_run_once_committed_and_never_after_a_rollback(
+    backend: Backend,
+) -> None:
+    ran: list[str] = []
+    async with backend.uow() as uow:
+        await uow.repos.put("n-after", "x")
+        uow.after_commit(lambda: ran.append("first"))
+        uow.after_commit(lambda: ran.append("second"))
+        assert ran == []
+        await uow.commit()
+        assert ran == ["first", "second"]
+        await uow.commit()  # nothing registered since: nothing runs again
+    assert ran == ["first", "second"]
+    async with backend.uow() as uow:
+        uow.after_commit(lambda: ran.append("left"))
+    with pytest.raises(CommitConflict):
+        async with backend.uow() as uow:
+            await uow.repos.put("n-after", "again")
+            uow.after_commit(lambda: ran.append("refused"))
+            await uow.commit()
+    async with backend.uow() as uow:
+        await uow.commit()  # a later unit of work does not inherit earlier callbacks
+    assert ran == ["first", "second"]
+
+
+async def test_a_failing_after_commit_callback_leaves_the_commit_standing(backend: Backend) -> None:
+    ran: list[str] = []
+
+    def boom() -> None:
+        raise RuntimeError("metric broke")
+
+    async with backend.uow() as uow:
+        await uow.repos.put("n-after-boom", "kept")
+        uow.after_commit(boom)
+        uow.after_commit(lambda: ran.append("next"))
+        await uow.commit()
+    assert ran == ["next"]
+    async with backend.uow() as uow:
+        assert await uow.repos.get("n-after-boom") == "kept"

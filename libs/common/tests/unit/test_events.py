@@ -255,3 +255,22 @@ def test_payout_events_travel_on_payouts_v1_keyed_by_batch() -> None:
 def test_payouts_v1_is_in_the_catalogue_with_its_dead_letter_topic() -> None:
     assert PAYOUTS in CATALOGUE and PAYOUTS.key == "batch id" and not PAYOUTS.compacted
     assert {"payouts.v1", "payouts.v1.dlq"} <= set(all_topic_names())
+
+
+def test_contract_terms_are_optional_validated_and_absent_from_a_document_without_them() -> None:
+    bare = DealSnapshot.model_validate(DEAL).to_data()
+    assert "contract_months" not in bare and "contract_start" not in bare
+    termed = DealSnapshot.model_validate({**DEAL, "contract_months": 36, "contract_start": "2027-03-01"})
+    assert (termed.to_data()["contract_months"], termed.to_data()["contract_start"]) == (36, "2027-03-01")
+    assert DealSnapshot.model_validate(json.loads(json.dumps(termed.to_data()))) == termed
+    for field, value in [
+        ("contract_months", 0),
+        ("contract_months", 601),
+        ("contract_months", "36"),
+        ("contract_months", 36.0),
+        ("contract_start", "2027-03-01T00:00:00Z"),
+        ("contract_start", "March"),
+    ]:
+        with pytest.raises(ValidationError) as caught:
+            DealSnapshot.model_validate({**DEAL, field: value})
+        assert caught.value.errors()[0]["loc"] == (field,)

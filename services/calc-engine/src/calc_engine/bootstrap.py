@@ -9,20 +9,27 @@ from fastapi import FastAPI
 from calc_engine.adapters.repositories import sql_repositories
 from calc_engine.adapters.tables import shared
 from calc_engine.api import deals, insight, ledger
+from calc_engine.consumers.scheduler import contest_scheduler
 from calc_engine.consumers.spec import consumers
+from calc_engine.service_layer.clock import Clock, system_clock
 from calc_engine.settings import CalcSettings
 from provisio_common.service import ServiceRuntime, create_app
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "alembic"
 
 
-def build_app(settings: CalcSettings | None = None) -> FastAPI:
+def build_app(settings: CalcSettings | None = None, clock: Clock = system_clock) -> FastAPI:
+    """calc-engine's app; `clock` is "now" for the consumer's reconciliations and the
+    contest scheduler (tests move it instead of waiting)."""
+
     def runtime() -> ServiceRuntime:
+        chosen = settings or CalcSettings()
         return ServiceRuntime(
-            settings=settings or CalcSettings(),
+            settings=chosen,
             tables=shared,
             repositories=sql_repositories,
-            consumers=consumers(),
+            consumers=consumers(clock),
+            background=[contest_scheduler(clock, chosen.contest_check_interval_s)],
         )
 
     return create_app(

@@ -9,3 +9,5 @@ class CalcSettings(ServiceSettings):
     service_name: str = "calc-engine"
     database: str = "provisio_calc"
     http_port: int = 8102
+    # How often the scheduler looks for contests whose window has ended (and at start).
+    contest_check_interval_s: float = 60.0

@@ -20,6 +20,7 @@ from calc_engine.bootstrap import MIGRATIONS
 from calc_engine.service_layer.handlers import on_deal, on_payee, on_plan, on_quota, reconcile_pending
 from calc_engine.service_layer.reconcile import recompute
 from provisio_calc import Deal, Payee, Quota, calculate, load_plan
+from provisio_common.auth import Principal
 from provisio_common.db import create_engine, session_factory
 from provisio_common.embedded import EmbeddedPostgres
 from provisio_common.events import (
@@ -57,6 +58,22 @@ components:
     rate: "0.01"
 clawback: {{window_days: 90}}
 """
+VERSION_2 = {
+    **load_plan(PLAN).document(),
+    "version": 2,
+    "effective": {"from": f"{YEAR}-04-01", "to": f"{YEAR}-12-31"},
+    "components": [
+        {
+            **load_plan(PLAN).document()["components"][0],
+            "tiers": {
+                "basis": "attainment",
+                "method": "marginal",
+                "bands": [{"to": 80, "rate": "0.04"}, {"rate": "0.12"}],
+            },
+        },
+        load_plan(PLAN).document()["components"][1],
+    ],
+}
 Handler = Callable[[Any, Any], Awaitable[None]]
 HANDLERS: dict[type[Schema], Handler] = {
     PlanVersion: on_plan,
@@ -76,7 +93,9 @@ def events() -> list[Envelope]:
     out = [
         envelope(
             PlanVersion(plan_id="tiered", version=1, document=plan.document(), created_at=datetime.now(UTC))
-        )
+        ),
+        # version 2 takes over from Q2 with other rates: whatever the order, Q1 stays version 1's
+        envelope(PlanVersion(plan_id="tiered", version=2, document=VERSION_2, created_at=datetime.now(UTC))),
     ]
     people = [("boss", None, ["manager"]), ("ann", "boss", ["rep"]), ("bob", "boss", ["rep"])]
     for pid, manager, roles in people:
@@ -152,7 +171,7 @@ async def apply_all(
                 if applied:
                     await reconcile_pending(work, applied)
                 await work.commit()
-        assert await recompute(uow()) == 0
+        assert await recompute(uow(), Principal("ada", "admin")) == 0
         async with uow() as work:
             entries = await work.repos.ledger.entries(limit=100_000)
         sums: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
@@ -187,7 +206,8 @@ async def test_any_order_with_duplicates_gives_the_pure_engines_numbers(
         for e in all_events
         if e.type == "quota"
     ]
-    result = calculate(load_plan(PLAN), deals, payees=payees, quotas=quotas, as_of=datetime.now(UTC).date())
+    versions = [load_plan(PLAN), load_plan(VERSION_2)]
+    result = calculate(versions, deals, payees=payees, quotas=quotas, as_of=datetime.now(UTC).date())
     expected: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     for line in result.lines:
         expected[(line.payee, line.component, line.period)] += line.earned

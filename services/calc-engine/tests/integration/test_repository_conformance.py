@@ -15,7 +15,7 @@ from calc_fakes import memory_repositories
 from calc_engine.adapters.repositories import CalcRepositories, sql_repositories
 from calc_engine.adapters.tables import shared
 from calc_engine.bootstrap import MIGRATIONS
-from calc_engine.domain.ledger import LedgerEntry, PostingKey
+from calc_engine.domain.ledger import ENGINE_DATE, LedgerEntry, PostingKey
 from calc_engine.domain.model import HeldDeal, PlanException, RunScope, StoredPlan
 from provisio_calc import CalcException, FxRate, Quota
 from provisio_common.embedded import EmbeddedPostgres
@@ -53,7 +53,9 @@ def unique(prefix: str) -> str:
 # ---------------------------------------------------------------------------- plans
 
 
-async def test_plans_keep_each_version_once_and_give_the_latest(new_uow: CalcUoWFactory) -> None:
+async def test_plans_keep_each_version_once_and_give_the_latest_and_all_in_order(
+    new_uow: CalcUoWFactory,
+) -> None:
     plan_id = unique("plan")
     async with new_uow() as uow:
         assert await uow.repos.plans.latest(plan_id) is None
@@ -64,6 +66,11 @@ async def test_plans_keep_each_version_once_and_give_the_latest(new_uow: CalcUoW
     async with new_uow() as uow:
         assert await uow.repos.plans.latest(plan_id) == StoredPlan(plan_id, 2, {"id": plan_id, "rate": "0.2"})
         ids = await uow.repos.plans.ids()
+        assert await uow.repos.plans.versions(plan_id) == [
+            StoredPlan(plan_id, 1, {"id": plan_id, "rate": "0.1"}),
+            StoredPlan(plan_id, 2, {"id": plan_id, "rate": "0.2"}),
+        ]
+        assert await uow.repos.plans.versions(unique("none")) == []
         assert plan_id in ids and len(ids) == len(set(ids))
 
 
@@ -233,6 +240,10 @@ async def test_the_ledger_sums_what_was_posted_per_key_and_period(new_uow: CalcU
         await uow.repos.ledger.append(entry(plan, "ann", "2026-Q1", "2026-02-10", "-20.25", "g:D1"))
         await uow.repos.ledger.append(entry(plan, "ann", "2026-Q1", "2026-02-10", "7", None))
         await uow.repos.ledger.append(entry(plan, "ann", "2026-Q2", "2026-05-01", "3", "g:D2"))
+        # a correction paid on 1 June (a plan change) for the key of 10 February
+        redated = entry(plan, "ann", "2026-Q1", "2026-06-01", "0.75", "g:D1")
+        redated.explanation[ENGINE_DATE] = "2026-02-10"
+        await uow.repos.ledger.append(redated)
         await uow.repos.ledger.append(entry(unique("other"), "ann", "2026-Q1", "2026-02-10", "9", "g:D1"))
         await uow.commit()
     async with new_uow() as uow:
@@ -242,8 +253,8 @@ async def test_the_ledger_sums_what_was_posted_per_key_and_period(new_uow: CalcU
     d1 = PostingKey("ann", "new-business", "2026-Q1", date(2026, 2, 10), "g:D1")
     bare = PostingKey("ann", "new-business", "2026-Q1", date(2026, 2, 10), None)
     d2 = PostingKey("ann", "new-business", "2026-Q2", date(2026, 5, 1), "g:D2")
-    assert everything == {d1: Decimal("80.25"), bare: Decimal(7), d2: Decimal(3)}
-    assert q1 == {d1: Decimal("80.25"), bare: Decimal(7)}
+    assert everything == {d1: Decimal("81.00"), bare: Decimal(7), d2: Decimal(3)}
+    assert q1 == {d1: Decimal("81.00"), bare: Decimal(7)}
     assert none == {}
 
 

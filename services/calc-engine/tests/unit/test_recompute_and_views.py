@@ -27,12 +27,14 @@ from fastapi import FastAPI
 from calc_engine.api import deals, ledger
 from calc_engine.service_layer.queries import current_exceptions, held_deals, ledger_entries
 from calc_engine.service_layer.reconcile import recompute
-from provisio_common.auth import Role, TokenVerifier, mint_token
+from provisio_common.auth import Principal, Role, TokenVerifier, mint_token
 from provisio_common.deps import unit_of_work
 from provisio_common.problems import install_problem_handlers
 from provisio_common.settings import ProvisioSettings
 from provisio_common.testing.fakes import FakeStore
 from provisio_common.uow import UnitOfWork
+
+ADA = Principal("ada", "admin")
 
 
 @pytest.fixture
@@ -56,15 +58,24 @@ async def store() -> CalcStore:
 async def test_recompute_on_a_consistent_ledger_posts_nothing(store: CalcStore) -> None:
     before = (ledger_rows(store), store.published())
 
-    assert await recompute(fake_uow(store)) == 0
+    assert await recompute(fake_uow(store), ADA) == 0
 
     assert (ledger_rows(store), store.published()) == before
+    [audit] = store.audits  # who checked the ledger, even when nothing was posted
+    assert (audit.actor, audit.action, audit.entity, audit.after["posted"]) == (
+        "ada",
+        "ledger.recompute",
+        "ledger",
+        0,
+    )
 
 
 async def test_recompute_posts_and_commits_what_a_drifted_ledger_lacks(store: CalcStore) -> None:
     drift(store, f"{YEAR}-Q3", f"{YEAR}-08-01", "5", payee_id="bob")
 
-    assert await recompute(fake_uow(store)) == 1
+    assert await recompute(fake_uow(store), ADA) == 1
+    assert [(a.action, a.after["posted"]) for a in store.audits] == [("ledger.recompute", 1)]
+    assert store.audits[0].after["cause_event"] == ledger_rows(store)[-1].cause_event
 
     correction = ledger_rows(store)[-1]
     assert (correction.payee, correction.period, correction.amount) == ("bob", f"{YEAR}-Q3", Decimal("-5"))

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from ingest_doors import Doors
+from ingest_doors import SAMPLES_AHEAD_S, SF_ORG_ID, SF_OTHER_ORG_ID, SF_OUTBOUND_SECRET, Doors
 
 from deal_ingest.bootstrap import MIGRATIONS, build_app
 from deal_ingest.settings import IngestSettings
@@ -16,7 +16,7 @@ from provisio_common.settings import ProvisioSettings
 from provisio_common.testing.plugin import serve
 from provisio_common.webhooks import new_secret
 
-ORG_ID = "00D5g000004AbCdEAK"
+ORG_ID = SF_ORG_ID
 
 
 @pytest.fixture
@@ -26,10 +26,15 @@ async def doors(fresh_db: Any, base_settings: ProvisioSettings) -> AsyncIterator
             **base_settings.model_dump(),
             "database": await fresh_db("ingest"),
             "generic_webhook_secrets": [new_secret()],
+            "changed_at_max_ahead_s": SAMPLES_AHEAD_S,
             "hubspot_client_secrets": ["hs-client-secret-new", "hs-client-secret-old"],
             "pipedrive_basic_auth": ["provisio:pd-pass-1", "provisio:pd-pass-old"],
             "salesforce_webhook_secrets": [new_secret(), new_secret()],
-            "salesforce_org_ids": [ORG_ID[:15], "00D000000000001"],
+            "salesforce_org_ids": [ORG_ID[:15], SF_OTHER_ORG_ID],
+            "salesforce_outbound_secrets": [
+                f"{ORG_ID}:{SF_OUTBOUND_SECRET}",
+                f"{SF_OTHER_ORG_ID}:other-org-secret",
+            ],
         }
     )
     await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)

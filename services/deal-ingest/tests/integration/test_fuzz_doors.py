@@ -79,7 +79,7 @@ def secret_of(doors: Doors, door: str) -> str:
         "hubspot": s.hubspot_client_secrets[0],
         "pipedrive": s.pipedrive_basic_auth[0],
         "salesforce": s.salesforce_webhook_secrets[0],
-        "salesforce-outbound": "",
+        "salesforce-outbound": s.salesforce_outbound_secrets[0],
     }[door]
 
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from ingest_doors import SAMPLES_AHEAD_S
 from standardwebhooks.webhooks import Webhook
 
 from deal_ingest.bootstrap import MIGRATIONS, build_app
@@ -55,6 +56,7 @@ async def ingest(fresh_db: CreateDb, base_settings: ProvisioSettings) -> AsyncIt
             **base_settings.model_dump(),
             "database": await fresh_db("ingest"),
             "generic_webhook_secrets": [secret, old_secret],
+            "changed_at_max_ahead_s": SAMPLES_AHEAD_S,
         }
     )
     await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ingest_doors import Doors
+from ingest_doors import SF_ORG_ID, SF_OUTBOUND_SECRET, Doors
 from standardwebhooks.webhooks import Webhook
 
 from deal_ingest.adapters.crm.salesforce import ACK
@@ -142,7 +142,11 @@ async def test_salesforce_callout_forged_or_stale_is_refused_and_leaves_no_row(
     await assert_nothing_stored(doors)
 
 
-SOAP = {"content-type": "text/xml; charset=utf-8", "SOAPAction": '""'}
+SOAP = {
+    "content-type": "text/xml; charset=utf-8",
+    "SOAPAction": '""',
+    "authorization": basic(f"{SF_ORG_ID}:{SF_OUTBOUND_SECRET}")["authorization"],
+}
 
 
 async def test_salesforce_outbound_message_from_a_known_org_is_acknowledged_and_published(

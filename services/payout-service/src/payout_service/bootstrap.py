@@ -9,8 +9,9 @@ from fastapi import FastAPI
 from payout_service.adapters import metrics
 from payout_service.adapters.repositories import sql_repositories
 from payout_service.adapters.tables import shared
-from payout_service.api import adjustments, batches, pay_periods, payroll, statements
+from payout_service.api import accounting, adjustments, batches, disputes, pay_periods, payroll, statements
 from payout_service.consumers.spec import consumers
+from payout_service.service_layer.pay_periods import pay_periods_in
 from payout_service.settings import PayoutSettings
 from provisio_common.service import ServiceRuntime, create_app
 
@@ -20,6 +21,8 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "alembic"
 async def _show_metrics(runtime: ServiceRuntime) -> None:
     async with runtime.uow() as uow:
         await metrics.show_batches(uow.repos.batches)
+        metrics.show_pay_periods({p.pay_period: p.status for p in await pay_periods_in(uow)})
+        await metrics.show_disputes(uow.repos.disputes)
 
 
 def build_app(settings: PayoutSettings | None = None) -> FastAPI:
@@ -37,9 +40,18 @@ def build_app(settings: PayoutSettings | None = None) -> FastAPI:
         title="payout-service",
         description=(
             "Statements per pay period from the ledger, draws and adjustments; pay periods that "
-            "close; payout batches that two admins approve and payroll pulls and acknowledges."
+            "close; disputes; payout batches that two admins approve and payroll pulls and "
+            "acknowledges."
         ),
         runtime_factory=runtime,
-        routers=[statements.router, pay_periods.router, adjustments.router, batches.router, payroll.router],
+        routers=[
+            statements.router,
+            pay_periods.router,
+            adjustments.router,
+            disputes.router,
+            batches.router,
+            payroll.router,
+            accounting.router,
+        ],
         on_started=_show_metrics,
     )

@@ -18,6 +18,11 @@ class PayoutSettings(ServiceSettings):
     # PROVISIO_PAYROLL_EARNING_CODES='{"commission": "COMM", "non_cash_award": "BIK"}'
     payroll_csv_columns: dict[str, str] = Field(default_factory=dict)
     payroll_earning_codes: dict[str, str] = Field(default_factory=dict)
+    # General-ledger account codes of the commission-expense journal (ASC 340-40), e.g.
+    # PROVISIO_ACCOUNT_DEFERRED_COMMISSIONS=1450; the defaults are the accounts' names.
+    account_deferred_commissions: str = Field(default="deferred_commissions", min_length=1)
+    account_commissions_payable: str = Field(default="commissions_payable", min_length=1)
+    account_commission_expense: str = Field(default="commission_expense", min_length=1)
 
     @field_validator("payroll_csv_columns")
     @classmethod

@@ -15,13 +15,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from payout_fakes import fake_store, fake_uow, ledger_record
+from payout_fakes import deal_record, fake_store, fake_uow, ledger_record
 
 from payout_service.adapters.repositories import sql_repositories
 from payout_service.adapters.tables import shared
 from payout_service.bootstrap import MIGRATIONS
+from payout_service.domain.accounting import DealTerms
 from payout_service.domain.adjustments import Adjustment
 from payout_service.domain.batches import AckRecord, Batch, BatchLine
+from payout_service.domain.disputes import Dispute, DisputeMessage
 from payout_service.domain.errors import Conflict
 from payout_service.domain.payees import Assignment, Payee
 from payout_service.domain.periods import ClosedPayPeriod
@@ -294,6 +296,117 @@ class TestAdjustments:
             assert await work.repos.adjustments.get(f"{key}-none") is None
 
 
+def dispute(dispute_id: str, payee: str, **fields: Any) -> Dispute:
+    values: dict[str, Any] = {
+        "id": dispute_id,
+        "payee": payee,
+        "pay_period": "2027-01",
+        "entry_id": None,
+        "component": None,
+        "message": "the spif is missing ✓",
+        "status": "open",
+        "opened_by": payee,
+        "opened_at": AT,
+    }
+    return Dispute(**{**values, **fields})
+
+
+class TestDisputes:
+    async def test_disputes_are_stored_resolved_with_their_adjustment_and_found(
+        self, uow: UoWFactory, key: str
+    ) -> None:
+        ann, bob = f"{key}-ann", f"{key}-bob"
+        first = dispute(f"{key}-1", ann, entry_id="e-1", component="commission")
+        second = dispute(f"{key}-2", bob, opened_at=AT + timedelta(seconds=1))
+        third = dispute(f"{key}-3", ann, opened_at=AT + timedelta(seconds=2))
+        async with uow() as work:
+            for d in (third, first, second):
+                await work.repos.disputes.add(d)
+            await work.commit()
+        money = adjustment(f"{key}-adj", ann, amount=Decimal("250.00"))
+        resolved = replace(
+            first,
+            status="resolved",
+            outcome="accepted",
+            resolved_by="ada",
+            resolved_at=AT + timedelta(hours=1),
+            adjustment_id=money.id,
+        )
+        async with uow() as work:
+            assert await work.repos.disputes.get(first.id, for_update=True) == first
+            await work.repos.adjustments.add(money)
+            await work.repos.disputes.save(resolved)
+            await work.commit()
+        async with uow() as work:
+            assert await work.repos.disputes.get(first.id) == resolved
+            assert await work.repos.disputes.find(payees=[ann]) == [resolved, third]
+            assert await work.repos.disputes.find(payees={ann, bob}, status="open") == [second, third]
+            assert await work.repos.disputes.find(payees=[ann], status="resolved") == [resolved]
+            mine = [d for d in await work.repos.disputes.find() if d.payee.startswith(key)]
+            assert mine == [resolved, second, third]
+            assert await work.repos.disputes.find(payees=[]) == []
+            assert await work.repos.disputes.get(f"{key}-none") is None
+
+    async def test_a_thread_keeps_its_order_and_a_position_once(self, uow: UoWFactory, key: str) -> None:
+        d = dispute(f"{key}-1", f"{key}-ann")
+        messages = [
+            DisputeMessage(d.id, 0, "opened", d.payee, "rep", "missing", AT),
+            DisputeMessage(d.id, 1, "comment", "mgr", "manager", "looking\n", AT),
+            DisputeMessage(d.id, 2, "resolved", "ada", "admin", "x" * 4000, AT + timedelta(seconds=1)),
+        ]
+        async with uow() as work:
+            await work.repos.disputes.add(d)
+            for m in reversed(messages):
+                await work.repos.disputes.add_message(m)
+            await work.commit()
+        async with uow() as work:
+            assert await work.repos.disputes.thread(d.id) == messages
+            assert await work.repos.disputes.thread(f"{key}-none") == []
+            with pytest.raises(Conflict):
+                await work.repos.disputes.add_message(replace(messages[1], body="again"))
+            await work.repos.disputes.add_message(replace(messages[1], position=3, body="later"))
+            await work.commit()
+        async with uow() as work:
+            assert [m.body for m in await work.repos.disputes.thread(d.id)] == [
+                "missing",
+                "looking\n",
+                "x" * 4000,
+                "later",
+            ]
+
+    async def test_open_disputes_are_counted_and_the_oldest_is_open_since_its_last_reopen(
+        self, uow: UoWFactory, key: str
+    ) -> None:
+        old = datetime(2001, 1, 1, tzinfo=UTC)
+        async with uow() as work:
+            count, _ = await work.repos.disputes.open_summary()
+        reopened = dispute(
+            f"{key}-1",
+            f"{key}-ann",
+            opened_at=old - timedelta(days=400),
+            reopens=1,
+            reopened_at=old + timedelta(days=90),
+        )
+        waiting = dispute(f"{key}-2", f"{key}-ann", opened_at=old)
+        resolved = dispute(
+            f"{key}-3",
+            f"{key}-ann",
+            opened_at=old - timedelta(days=800),
+            status="resolved",
+            outcome="rejected",
+        )
+        async with uow() as work:
+            for d in (reopened, waiting, resolved):
+                await work.repos.disputes.add(d)
+            await work.commit()
+        async with uow() as work:
+            assert await work.repos.disputes.open_summary() == (count + 2, old)
+            await work.repos.disputes.save(replace(waiting, status="resolved", outcome="accepted"))
+            await work.commit()
+        async with uow() as work:
+            assert await work.repos.disputes.open_summary() == (count + 1, old + timedelta(days=90))
+
+
 def batch(batch_id: str, **fields: Any) -> Batch:
     values: dict[str, Any] = {
         "id": batch_id,
@@ -434,3 +547,58 @@ class TestBatches:
             await work.commit()
         async with uow() as work:
             assert await work.repos.batches.ack(record.key) == record
+
+
+class TestAccountingReads:
+    async def test_entries_read_by_date_through_a_day_and_by_deal(self, uow: UoWFactory, key: str) -> None:
+        deal = f"generic:{key}-D"
+        jan = entry(f"{key}-a", f"{key}-ann", entry_date="2027-01-31", pay_period="2027-01", deal=deal)
+        feb = entry(f"{key}-b", f"{key}-bob", entry_date="2027-02-01", deal=deal)
+        other = entry(f"{key}-c", f"{key}-ann", entry_date="2027-01-15", pay_period="2027-01", deal=None)
+        async with uow() as work:
+            for e in (feb, other, jan):
+                await work.repos.ledger.add(e)
+            await work.commit()
+        async with uow() as work:
+            through_jan = await work.repos.ledger.dated_through(date(2027, 1, 31))
+            through_feb = await work.repos.ledger.dated_through(date(2027, 2, 1))
+            assert [e for e in through_jan if e.entry_id.startswith(key)] == [other, jan]
+            assert [e for e in through_feb if e.entry_id.startswith(key)] == [other, jan, feb]
+            assert await work.repos.ledger.by_deal(deal) == [jan, feb]
+            assert await work.repos.ledger.by_deal(f"generic:{key}-none") == []
+
+
+def terms(key: str, **fields: object) -> DealTerms:
+    record = deal_record(f"{key}-D", **fields)
+    return DealTerms.of(record.key, record.to_data())
+
+
+class TestDeals:
+    async def test_terms_read_back_with_every_field_and_are_replaced(self, uow: UoWFactory, key: str) -> None:
+        dated = terms(key, contract_months=36, contract_start="2027-02-01", close_date="2027-01-15")
+        stamped = terms(key, contract_months=None, close_date="2027-01-31T23:30:00-05:00", revision=2)
+        bare = terms(f"{key}-2", close_date=None)
+        async with uow() as work:
+            assert await work.repos.deals.get(dated.deal) is None
+            await work.repos.deals.put(dated)
+            await work.repos.deals.put(bare)
+            await work.commit()
+        async with uow() as work:
+            assert await work.repos.deals.get(dated.deal, for_update=True) == dated
+            assert await work.repos.deals.many([dated.deal, bare.deal, "generic:nope"]) == {
+                dated.deal: dated,
+                bare.deal: bare,
+            }
+            await work.repos.deals.put(stamped)
+            await work.commit()
+        async with uow() as work:
+            held = await work.repos.deals.get(dated.deal)
+        assert held == stamped
+        assert held is not None and isinstance(held.close_date, datetime) and held.close_date.utcoffset()
+        assert held.order == stamped.order
+
+    async def test_terms_not_committed_are_not_stored(self, uow: UoWFactory, key: str) -> None:
+        async with uow() as work:
+            await work.repos.deals.put(terms(key, contract_months=24))
+        async with uow() as work:
+            assert await work.repos.deals.get(f"generic:{key}-D") is None

@@ -44,16 +44,17 @@ async def test_a_dry_run_says_what_would_change_and_writes_nothing() -> None:
     assert store.published() == [] and store.audits == [] and not await store.repos.payees.exists("ann")
 
 
-async def test_a_real_run_writes_every_row_publishes_and_audits_each_change_and_keeps_other_fields() -> None:
+async def test_a_real_run_writes_every_row_publishes_each_change_audits_once_and_keeps_other_fields() -> None:
     store = await existing()
+    bob_before = await store.repos.payees.document("bob")
     report = await import_payees(fake_uow(store), ADMIN, PAYEES, dry_run=False)
     assert (report.created, report.updated, report.unchanged) == (2, 1, 0)
     assert [e.subject for e in store.published()] == ["boss", "ann", "bob"]
-    assert [(a.action, a.entity) for a in store.audits] == [
-        ("payee.import", "payee:boss"),
-        ("payee.import", "payee:ann"),
-        ("payee.import", "payee:bob"),
-    ]
+    [audit] = store.audits
+    assert (audit.actor, audit.action, audit.entity) == ("ada", "payee.import", "import:payees")
+    assert list(audit.after) == ["payee:boss", "payee:ann", "payee:bob"]
+    assert audit.before == {"payee:bob": bob_before}
+    assert audit.after["payee:ann"]["manager"] == "boss"
     bob = await store.repos.payees.document("bob")
     assert bob is not None and (bob["manager"], bob["crm_ids"], bob["assignments"][0]["plan"]) == (
         "boss",
@@ -63,7 +64,7 @@ async def test_a_real_run_writes_every_row_publishes_and_audits_each_change_and_
     ann = await store.repos.payees.document("ann")
     assert ann is not None and (ann["team"], ann["territories"]) == ("east", ["DE", "FR"])
     again = await import_payees(fake_uow(store), ADMIN, PAYEES, dry_run=False)
-    assert (again.unchanged, len(store.published())) == (3, 3)
+    assert (again.unchanged, len(store.published()), len(store.audits)) == (3, 3, 1)  # nothing changed
 
 
 async def test_a_file_with_problems_is_reported_dry_and_refused_whole_for_real() -> None:
@@ -98,7 +99,9 @@ async def test_quotas_are_imported_published_and_audited() -> None:
         ("quota", "1000"),
         ("quota", "1200.50"),
     ]
-    assert [a.action for a in store.audits] == ["quota.import", "quota.import"]
+    [audit] = store.audits
+    assert (audit.action, audit.entity, audit.before) == ("quota.import", "import:quotas", {})
+    assert audit.after == {"quota:bob:2027-Q1": "1000", "quota:bob:2027-Q2": "1200.50"}
     changed = await import_quotas(fake_uow(store), ADMIN, text.replace("1000", "1100"), dry_run=True)
     assert (changed.updated, changed.unchanged) == (1, 1)
     with pytest.raises(Problem) as refused:
@@ -113,9 +116,10 @@ async def test_targets_are_imported_and_audited_not_published() -> None:
     report = await import_targets(fake_uow(store), ADMIN, text, dry_run=False)
     assert (report.rows, report.created) == (2, 2)
     assert store.published() == []
-    assert [a.entity for a in store.audits if a.action == "target.import"] == [
-        "target:team:east:revenue:2027-Q1",
-        "target:payee:bob:calls:2027-01",
-    ]
+    [audit] = [a for a in store.audits if a.action == "target.import"]
+    assert (audit.entity, audit.after) == (
+        "import:targets",
+        {"target:team:east:revenue:2027-Q1": "50000", "target:payee:bob:calls:2027-01": "120"},
+    )
     held = await store.repos.targets.get("payee:bob", "calls", "2027-01")
     assert held is not None and held.value == Decimal(120)

@@ -55,6 +55,16 @@ async def test_a_changed_plan_becomes_the_next_version_audited_against_the_previ
     assert store.audits[-1].before == first.value.document
 
 
+async def test_a_version_changing_what_versions_share_is_refused_naming_the_field() -> None:
+    store = fake_store()
+    await put_plan(fake_uow(store), ADMIN, "ae", PLAN)
+    with pytest.raises(Problem) as refused:
+        await put_plan(fake_uow(store), ADMIN, "ae", PLAN.replace("currency: USD", "currency: EUR"))
+    assert refused.value.status == 422
+    assert [e["field"] for e in refused.value.errors] == ["currency"]
+    assert [e.data["version"] for e in store.published()] == [1] and len(store.audits) == 1
+
+
 async def test_a_bad_plan_is_refused_naming_every_path_and_nothing_is_stored() -> None:
     store = fake_store()
     bad = PLAN.replace("currency: USD\n", "").replace("rate: 0.10", "rate: ten")

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
+from provisio_common.audit import AuditEntry, AuditFilter, AuditLog
 from provisio_common.dead_letters import DeadLetter, DeadLetters, LetterStatus
 from provisio_common.events import Envelope
+from provisio_common.outbox import ParkedOutbox, ParkedRow
 from provisio_common.uow import AuditRecord, InboxMark, UnitOfWork
 
 R = TypeVar("R")
@@ -75,6 +77,46 @@ class MemoryDeadLetters(DeadLetters):
         return sum(1 for d in self.letters.values() if d.replayed_at is None)
 
 
+class MemoryAuditLog(AuditLog):
+    """The in-memory audit trail: each row numbered and stamped as it is written."""
+
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+
+    def add(self, record: AuditRecord) -> None:
+        """Write one audit row (the fake unit of work's `audit`)."""
+        self.entries.append(AuditEntry(len(self.entries) + 1, datetime.now(UTC), **vars(record)))
+
+    async def find(self, where: AuditFilter, limit: int) -> list[AuditEntry]:
+        """At most `limit` rows matching `where`, newest (highest id) first."""
+        return [e for e in reversed(self.entries) if where.matches(e)][:limit]
+
+
+class MemoryParkedOutbox(ParkedOutbox):
+    """Parked outbox rows in memory (the fake outbox never parks: tests put rows here)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, ParkedRow] = {}
+
+    async def find(self, *, limit: int) -> list[ParkedRow]:
+        """Parked rows, oldest first."""
+        return [self.rows[i] for i in sorted(self.rows)][:limit]
+
+    async def count(self) -> int:
+        """How many rows are parked."""
+        return len(self.rows)
+
+    async def release(self, row_id: int) -> list[int]:
+        """Un-park a row and the parked rows of its key after it; the released ids."""
+        if row_id not in self.rows:
+            return []
+        key = self.rows[row_id].key
+        released = sorted(i for i, r in self.rows.items() if r.key == key and i >= row_id)
+        for i in released:
+            del self.rows[i]
+        return released
+
+
 @dataclass
 class FakeStore(Generic[R]):
     """What a fake database holds between units of work: the service's repositories and
@@ -85,6 +127,8 @@ class FakeStore(Generic[R]):
     audits: list[AuditRecord] = field(default_factory=list)
     inbox: set[tuple[str, str]] = field(default_factory=set)
     dead_letters: MemoryDeadLetters = field(default_factory=MemoryDeadLetters)
+    audit_log: MemoryAuditLog = field(default_factory=MemoryAuditLog)
+    parked_outbox: MemoryParkedOutbox = field(default_factory=MemoryParkedOutbox)
 
     def published(self) -> list[Envelope]:
         """The envelopes committed to the outbox, in order."""
@@ -109,6 +153,8 @@ class FakeUnitOfWork(UnitOfWork[R]):
         self._work = copy.deepcopy(self.store)
         self.repos = self._work.repos
         self.dead_letters = self._work.dead_letters
+        self.audit_log = self._work.audit_log
+        self.parked_outbox = self._work.parked_outbox
 
     async def _commit(self) -> None:
         work = self.work
@@ -117,9 +163,13 @@ class FakeUnitOfWork(UnitOfWork[R]):
         self.store.audits = work.audits
         self.store.inbox = work.inbox
         self.store.dead_letters = work.dead_letters
+        self.store.audit_log = work.audit_log
+        self.store.parked_outbox = work.parked_outbox
         self._work = copy.deepcopy(self.store)
         self.repos = self._work.repos
         self.dead_letters = self._work.dead_letters
+        self.audit_log = self._work.audit_log
+        self.parked_outbox = self._work.parked_outbox
 
     async def rollback(self) -> None:
         """Discard the working copy and start a fresh one from the store."""
@@ -134,6 +184,7 @@ class FakeUnitOfWork(UnitOfWork[R]):
 
     async def _audit(self, record: AuditRecord) -> None:
         self.work.audits.append(record)
+        self.work.audit_log.add(record)
 
     async def record_inbox(self, mark: InboxMark) -> bool:
         """Record an applied event; False if this consumer already applied it."""

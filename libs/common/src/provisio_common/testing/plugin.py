@@ -164,7 +164,7 @@ async def serve(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
 
 
 async def eventually(
-    check: Callable[[], Awaitable[bool]], *, timeout_s: float = 20.0, interval_s: float = 0.1
+    check: Callable[[], Awaitable[bool]], *, timeout_s: float = 60.0, interval_s: float = 0.1
 ) -> None:
     """Wait until an asynchronous condition holds (propagation through the broker)."""
     loop = asyncio.get_running_loop()

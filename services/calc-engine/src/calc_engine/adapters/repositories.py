@@ -29,7 +29,7 @@ from calc_engine.adapters.tables import (
     plans,
     quotas,
 )
-from calc_engine.domain.ledger import LedgerEntry, PostingKey
+from calc_engine.domain.ledger import ENGINE_DATE, LedgerEntry, PostingKey
 from calc_engine.domain.model import HeldDeal, PlanException, RunScope, StoredPlan
 from provisio_calc import CalcException, FxRate, Quota
 
@@ -46,6 +46,10 @@ class Plans(ABC):
     @abstractmethod
     async def latest(self, plan_id: str) -> StoredPlan | None:
         """The highest version of a plan, if any."""
+
+    @abstractmethod
+    async def versions(self, plan_id: str) -> list[StoredPlan]:
+        """Every held version of a plan, oldest (lowest number) first."""
 
     @abstractmethod
     async def ids(self) -> list[str]:
@@ -236,6 +240,14 @@ class SqlPlans(Plans):
             )
         ).first()
         return None if row is None else StoredPlan(plan_id, row.version, dict(row.document))
+
+    async def versions(self, plan_id: str) -> list[StoredPlan]:
+        rows = await self.session.execute(
+            sa.select(plans.c.version, plans.c.document)
+            .where(plans.c.plan_id == plan_id)
+            .order_by(plans.c.version)
+        )
+        return [StoredPlan(plan_id, r.version, dict(r.document)) for r in rows.all()]
 
     async def ids(self) -> list[str]:
         return list((await self.session.execute(sa.select(plans.c.plan_id).distinct())).scalars())
@@ -437,17 +449,21 @@ class SqlLedger(Ledger):
     async def posted_sums(
         self, plan_id: str, periods: Iterable[str] | None = None
     ) -> dict[PostingKey, Decimal]:
+        # A re-dated correction counts towards the day the engine dates it (ENGINE_DATE).
+        day = sa.func.coalesce(
+            sa.cast(ledger.c.explanation[ENGINE_DATE].astext, sa.Date), ledger.c.entry_date
+        ).label("day")
         query = (
             sa.select(
                 ledger.c.payee,
                 ledger.c.component,
                 ledger.c.period,
-                ledger.c.entry_date,
+                day,
                 ledger.c.deal,
                 sa.func.sum(ledger.c.amount),
             )
             .where(ledger.c.plan == plan_id)
-            .group_by(ledger.c.payee, ledger.c.component, ledger.c.period, ledger.c.entry_date, ledger.c.deal)
+            .group_by(ledger.c.payee, ledger.c.component, ledger.c.period, day, ledger.c.deal)
         )
         if periods is not None:
             query = query.where(ledger.c.period.in_(sorted(periods)))

@@ -18,7 +18,8 @@ from calc_engine.service_layer.estimate import Estimate, EstimateRequest, PlanEs
 from calc_engine.service_layer.explain import explain
 from calc_engine.service_layer.simulation import read_draft, simulate
 from provisio_calc import CalcException, Line
-from provisio_common.auth import CurrentPrincipal, Principal, require_roles
+from provisio_common.access import allow
+from provisio_common.auth import Principal
 from provisio_common.deps import Admin, UoW
 from provisio_common.events import Amount, DateOrTimestamp, DealLine, DealStatus, DealType, Split
 from provisio_common.money import format_amount
@@ -26,7 +27,10 @@ from provisio_common.problems import Problem, problem_responses
 
 router = APIRouter(tags=["insight"])
 
-Estimator = Annotated[Principal, Depends(require_roles("admin", "manager", "rep"))]
+# Who may call the insight routes (`access.allow`); the use cases apply the scopes
+# (`ensure_may_see`): a manager their subtree, a rep themselves.
+Estimator = Annotated[Principal, Depends(allow("admin", "manager:subtree", "rep:self"))]
+Explainer = Annotated[Principal, Depends(allow("admin", "ops", "payroll", "manager:subtree", "rep:self"))]
 
 
 def _amount(value: Decimal | None) -> str | None:
@@ -365,9 +369,10 @@ class ExplainedLineView(BaseModel):
 
     @classmethod
     def of(cls, plan: str, version: int, currency: str, line: Line) -> ExplainedLineView:
+        named = line.explanation.get("plan_version")  # the version that computed the line
         return cls(
             plan=plan,
-            plan_version=version,
+            plan_version=named if isinstance(named, int) else version,
             currency=currency,
             payee=line.payee,
             component=line.component,
@@ -395,7 +400,7 @@ class ExplainView(BaseModel):
 @router.get(
     "/explain/{payee}/{period}", response_model=ExplainView, responses=problem_responses(401, 403, 404, 422)
 )
-async def get_explain(payee: str, period: str, uow: UoW, principal: CurrentPrincipal) -> ExplainView:
+async def get_explain(payee: str, period: str, uow: UoW, principal: Explainer) -> ExplainView:
     """Every line of the payee in the period (`2027`, `2027-H1`, `2027-Q1`, `2027-01`; a line
     whose measurement period overlaps it) under each plan they are assigned to, with its
     arithmetic, as the engine computes it now from the inputs the ledger uses.

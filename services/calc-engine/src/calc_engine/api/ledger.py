@@ -108,8 +108,9 @@ async def list_exceptions(uow: UoW, principal: Ops) -> list[CalcExceptionView]:
 @router.post("/recompute", response_model=Recomputed, responses=problem_responses(401, 403, 409))
 async def post_recompute(uow: UoW, principal: Admin) -> Recomputed:
     """Recompute every plan from its current inputs and post any difference (committed
-    before the answer). On a consistent ledger this posts nothing: `posted` is 0.
+    before the answer). On a consistent ledger this posts nothing: `posted` is 0. Audited
+    (`ledger.recompute`, with what it posted and the `cause_event` of its entries).
 
     Roles: admin.
     """
-    return Recomputed(posted=await recompute(uow))
+    return Recomputed(posted=await recompute(uow, principal))

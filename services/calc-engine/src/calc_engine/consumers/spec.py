@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from calc_engine.service_layer import CalcUoW
+from calc_engine.service_layer.clock import Clock, system_clock
 from calc_engine.service_layer.handlers import (
     on_activity,
     on_deal,
@@ -14,6 +16,7 @@ from calc_engine.service_layer.handlers import (
 from provisio_common.events import (
     ActivityRecord,
     DealSnapshot,
+    Envelope,
     FxRateRecord,
     PayeeRecord,
     PlanVersion,
@@ -22,9 +25,14 @@ from provisio_common.events import (
 from provisio_common.service import ConsumerSpec
 
 
-def consumers() -> list[ConsumerSpec]:
-    # One group, one loop: events are applied in this process one unit of work at a time
-    # (a batch shares one reconciliation); replicas serialize per plan in the database.
+def consumers(clock: Clock = system_clock) -> list[ConsumerSpec]:
+    """One group, one loop: events are applied in this process one unit of work at a time
+    (a batch shares one reconciliation, as of `clock`'s day); replicas serialize per plan
+    in the database."""
+
+    async def finisher(uow: CalcUoW, applied: list[Envelope]) -> None:
+        await reconcile_pending(uow, applied, clock)
+
     return [
         ConsumerSpec(
             name="calc-engine",
@@ -36,6 +44,6 @@ def consumers() -> list[ConsumerSpec]:
                 DealSnapshot: on_deal,
                 ActivityRecord: on_activity,
             },
-            finisher=reconcile_pending,
+            finisher=finisher,
         )
     ]

@@ -4,12 +4,13 @@ the threshold, bonus bar or cap crossed. Pure: two engine runs in, their differe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from calc_engine.domain.plan_versions import version_named
 from provisio_calc import Component, Line, Plan
 from provisio_common.events import revision_order
 from provisio_common.money import exact_sum
@@ -175,11 +176,13 @@ def _zero_attainment(line: Line) -> Decimal | None:
     return None if line.explanation.get("quota") is None else Decimal(0)
 
 
-def line_change(plan: Plan, before: Line | None, after: Line | None) -> LineChange:
-    """The change of one (component, period) line; a side without a line counts as value 0."""
+def line_change(plan: Plan | Sequence[Plan], before: Line | None, after: Line | None) -> LineChange:
+    """The change of one (component, period) line; a side without a line counts as value 0.
+    `plan` may be the plan's versions: the component is read from the line's own version."""
     either = after or before
     assert either is not None
-    comp = plan.component(either.component)
+    versions: Sequence[Plan] = (plan,) if isinstance(plan, Plan) else plan
+    comp = version_named(versions, either.explanation.get("plan_version")).component(either.component)
     earned_before = Decimal(0) if before is None else before.earned
     earned_after = Decimal(0) if after is None else after.earned
     return LineChange(
@@ -198,12 +201,15 @@ def line_change(plan: Plan, before: Line | None, after: Line | None) -> LineChan
     )
 
 
-def line_changes(plan: Plan, before: Iterable[Line], after: Iterable[Line]) -> list[LineChange]:
+def line_changes(
+    plan: Plan | Sequence[Plan], before: Iterable[Line], after: Iterable[Line]
+) -> list[LineChange]:
     """Every line of one payee whose value or earnings differ between the two runs, in plan
     component order, then period. Lines the change leaves as they were are not listed."""
     old = {(line.component, line.period): line for line in before}
     new = {(line.component, line.period): line for line in after}
-    order = {comp.id: i for i, comp in enumerate(plan.components)}
+    newest = plan if isinstance(plan, Plan) else plan[-1]
+    order = {comp.id: i for i, comp in enumerate(newest.components)}
     changes = []
     for key in sorted(set(old) | set(new), key=lambda k: (order.get(k[0], len(order)), k[1])):
         was, now = old.get(key), new.get(key)

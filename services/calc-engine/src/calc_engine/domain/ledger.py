@@ -46,7 +46,36 @@ class LedgerEntry:
 
     @property
     def key(self) -> PostingKey:
-        return PostingKey(self.payee, self.component, self.period, self.entry_date, self.deal)
+        """The posting key this entry counts towards: its day is the engine's date of the
+        amount (`engine_date` of a re-dated entry, else `entry_date`)."""
+        return PostingKey(self.payee, self.component, self.period, engine_date(self), self.deal)
+
+
+# A correction caused by a plan version change is paid on the day the version was made
+# (PLANS.md "Payout") but still counts towards the posting key of the day the engine dates
+# the amount: the explanation keeps that day, so later reconciliations compare like with like.
+ENGINE_DATE = "engine_date"
+
+
+def engine_date(entry: LedgerEntry) -> date:
+    """The day the engine dates an entry's amount (see ENGINE_DATE)."""
+    found = entry.explanation.get(ENGINE_DATE)
+    return date.fromisoformat(found) if isinstance(found, str) else entry.entry_date
+
+
+def posting_day(key_day: date, redate: date | None) -> date:
+    """The `entry_date` of a delta for a key of `key_day`: the day of the plan change when
+    the key's day is before it (the change is paid when it was made), else the key's day."""
+    return key_day if redate is None or key_day >= redate else redate
+
+
+def redated_explanation(
+    explanation: dict[str, Any], key_day: date, entry_day: date, why: str
+) -> dict[str, Any]:
+    """The explanation of an entry posted on `entry_day` for a key of `key_day`."""
+    if entry_day == key_day:
+        return explanation
+    return {**explanation, ENGINE_DATE: key_day.isoformat(), "redated": why}
 
 
 def desired_postings(lines: Iterable[Line]) -> dict[PostingKey, Decimal]:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 
+from calc_engine.domain.plan_versions import has_contest, periods_of_days
 from provisio_calc import Plan
-from provisio_calc.periods import local_day, period_bounds, period_of
+from provisio_calc.periods import period_bounds
 
 
-def affected_periods(plan: Plan, days: Iterable[date | datetime | str]) -> set[str] | None:
-    """The plan periods a deal event touches, or None when the whole plan must be redone."""
+def affected_periods(plan: Plan | Sequence[Plan], days: Iterable[date | datetime | str]) -> set[str] | None:
+    """The plan periods a deal event touches (of every period kind the plan's versions
+    use), or None when the whole plan must be redone (no days, or a contest)."""
+    versions: Sequence[Plan] = (plan,) if isinstance(plan, Plan) else plan
     touched = list(days)
-    if not touched or any(c.kind == "contest" for c in plan.components):
+    if not touched or has_contest(versions):
         return None
-    return {period_of(local_day(day, plan.timezone), plan.period) for day in touched}
+    return periods_of_days(versions, touched)
 
 
 def close_day_window(periods: Iterable[str]) -> tuple[date, date]:

@@ -36,7 +36,7 @@ def today() -> date:
 
 
 async def run_engine(
-    plan: Plan,
+    plan: Plan | Sequence[Plan],
     inputs: Inputs,
     as_of: date,
     *,

@@ -22,11 +22,12 @@ from calc_engine.domain.estimate import (
 from calc_engine.domain.inputs import Inputs, in_history_order, to_deal
 from calc_engine.domain.people import crm_index, resolve_people
 from calc_engine.domain.plan_lines import assigned_plans, exception_key, lines_on_plan, managers_of
+from calc_engine.domain.plan_versions import held_versions
 from calc_engine.domain.scope import affected_periods, close_day_window
 from calc_engine.service_layer import CalcUoW
 from calc_engine.service_layer.engine_runs import run_engine, today
 from calc_engine.service_layer.inputs import load_inputs
-from provisio_calc import CalcException, Deal, InputInvalid, Line, Plan, load_plan
+from provisio_calc import CalcException, Deal, InputInvalid, Line, Plan
 from provisio_common.auth import Principal, ensure_may_see
 from provisio_common.events import DealSnapshot, revision_order
 from provisio_common.money import exact_sum
@@ -128,32 +129,40 @@ class _PlanRun:
 
     plan_id: str
     version: int
-    plan: Plan
+    versions: list[Plan]  # every held version, oldest first (the newest names the run)
     scope: set[str] | None
     inputs: Inputs
 
 
 async def _plan_run(uow: CalcUoW, plan_id: str, revision: _Revision) -> _PlanRun | None:
-    stored = await uow.repos.plans.latest(plan_id)
-    if stored is None:
+    held = await uow.repos.plans.versions(plan_id)
+    if not held:
         return None
-    plan = load_plan(stored.document)
-    scope = affected_periods(plan, revision.close_days())
+    versions = held_versions(held)
+    scope = affected_periods(versions, revision.close_days())
     inputs = await load_inputs(uow.repos, None if scope is None else close_day_window(scope))
-    return _PlanRun(plan_id, stored.version, plan, scope, inputs)
+    return _PlanRun(plan_id, held[-1].version, versions, scope, inputs)
 
 
 async def _plan_estimate(run: _PlanRun, payee: str, revision: _Revision, as_of: date) -> PlanEstimate:
-    plan, inputs = run.plan, run.inputs
+    plan, inputs = run.versions[-1], run.inputs
     index = crm_index(inputs.payee_documents.values())
-    before = await run_engine(plan, inputs, as_of)
-    after = await run_engine(plan, inputs, as_of, deals=_deals_with(inputs, revision, index))
+    before = await run_engine(run.versions, inputs, as_of)
+    after = await run_engine(run.versions, inputs, as_of, deals=_deals_with(inputs, revision, index))
 
     def payee_lines(lines: list[Line]) -> list[Line]:
         kept = lines_on_plan(lines, run.plan_id, inputs.payee_documents, payee=payee)
         return [line for line in kept if run.scope is None or line.period in run.scope]
 
-    changes = line_changes(plan, payee_lines(before.lines), payee_lines(after.lines))
+    changes = line_changes(run.versions, payee_lines(before.lines), payee_lines(after.lines))
+    # The version that computes the changed lines (the newest if they span several).
+    changed = {(c.component, c.period) for c in changes}
+    used = {
+        line.explanation.get("plan_version")
+        for line in payee_lines(after.lines) + payee_lines(before.lines)
+        if (line.component, line.period) in changed
+    }
+    version = used.pop() if len(used) == 1 else run.version
     known = {exception_key(e) for e in before.exceptions}
     added = [
         e
@@ -161,7 +170,14 @@ async def _plan_estimate(run: _PlanRun, payee: str, revision: _Revision, as_of: 
         if exception_key(e) not in known and (e.payee == payee or e.deal == revision.key)
     ]
     delta = exact_sum(change.delta for change in changes)
-    return PlanEstimate(run.plan_id, run.version, plan.currency, changes, delta, added)
+    return PlanEstimate(
+        run.plan_id,
+        version if isinstance(version, int) else run.version,
+        plan.currency,
+        changes,
+        delta,
+        added,
+    )
 
 
 async def estimate(

@@ -8,11 +8,12 @@ from datetime import date
 
 from calc_engine.domain.explain import payee_exceptions
 from calc_engine.domain.plan_lines import assigned_plans, lines_on_plan, managers_of
+from calc_engine.domain.plan_versions import held_versions
 from calc_engine.domain.scope import affected_periods, close_day_window
 from calc_engine.service_layer import CalcUoW
 from calc_engine.service_layer.engine_runs import run_engine, today
 from calc_engine.service_layer.inputs import load_inputs
-from provisio_calc import CalcException, Line, load_plan
+from provisio_calc import CalcException, Line
 from provisio_calc.periods import period_bounds
 from provisio_common.auth import Principal, ensure_may_see
 from provisio_common.problems import Problem, invalid
@@ -63,18 +64,19 @@ async def explain(
             raise Problem(404, f"no payee {payee!r}")
         runs = []
         for plan_id in assigned_plans(payees[payee]):
-            stored = await uow.repos.plans.latest(plan_id)
-            if stored is None:
+            held = await uow.repos.plans.versions(plan_id)
+            if not held:
                 continue
-            plan = load_plan(stored.document)
+            versions = held_versions(held)
             # Deals closing in the plan periods that overlap the asked one (all, with a contest).
-            scope = affected_periods(plan, days)
+            scope = affected_periods(versions, days)
             inputs = await load_inputs(uow.repos, None if scope is None else close_day_window(scope))
-            runs.append((plan_id, stored.version, plan, inputs))
+            runs.append((plan_id, held[-1].version, versions, inputs))
     plans = []
-    for plan_id, version, plan, inputs in runs:
-        result = await run_engine(plan, inputs, day, explain=True)
+    for plan_id, version, versions, inputs in runs:
+        # Every version, as the ledger computes them; each line names its own version.
+        result = await run_engine(versions, inputs, day, explain=True)
         lines = lines_on_plan(result.lines, plan_id, inputs.payee_documents, payee=payee, days=days)
         shown = payee_exceptions(result.exceptions, payee, days, (d.key for d in inputs.deals))
-        plans.append(PlanLines(plan_id, version, plan.currency, lines, shown))
+        plans.append(PlanLines(plan_id, version, versions[-1].currency, lines, shown))
     return Explanation(payee, period, day, plans)

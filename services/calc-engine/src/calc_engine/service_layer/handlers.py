@@ -14,9 +14,12 @@ from calc_engine.domain.credits import credits_of, restated_shares
 from calc_engine.domain.inputs import close_day_of, to_activity, to_deal
 from calc_engine.domain.model import StoredPlan
 from calc_engine.domain.people import crm_index
+from calc_engine.domain.plan_versions import PlanChange, change_day, held_versions
 from calc_engine.service_layer import CalcUoW
+from calc_engine.service_layer.clock import Clock, as_of_day, system_clock
 from calc_engine.service_layer.reconcile import reconcile_all
 from provisio_calc import FxRate, InputInvalid, PlanInvalid, load_plan
+from provisio_calc.versions import succession_problems
 from provisio_common.events import (
     ActivityRecord,
     CreditRecord,
@@ -40,6 +43,7 @@ class Pending:
 
     days: set[str] = field(default_factory=set)
     everything: bool = False
+    plans: dict[str, PlanChange] = field(default_factory=dict)  # versions stored, per plan
 
 
 def pending(uow: CalcUoW) -> Pending:
@@ -49,17 +53,26 @@ def pending(uow: CalcUoW) -> Pending:
     return work
 
 
-async def reconcile_pending(uow: CalcUoW, applied: list[Envelope]) -> None:
+async def reconcile_pending(uow: CalcUoW, applied: list[Envelope], clock: Clock = system_clock) -> None:
     """The finisher: one reconciliation for every event the unit of work applied.
 
     Entries are attributed to the last of those events (`cause_event`) and name their
-    deal (`deal`).
+    deal (`deal`); their envelopes carry the earliest webhook acceptance time among those
+    events (`accepted_at`, for payout-service's webhook -> statement latency).
     """
     work = uow.state.pop(PENDING, None)
-    if not isinstance(work, Pending) or not (work.everything or work.days):
+    if not isinstance(work, Pending) or not (work.everything or work.days or work.plans):
         return
+    uow.accepted_at = min((e.accepted_at for e in applied if e.accepted_at is not None), default=None)
     days = () if work.everything else sorted(work.days)
-    await reconcile_all(uow, cause_event=applied[-1].id, days=days)
+    await reconcile_all(
+        uow,
+        cause_event=applied[-1].id,
+        as_of=as_of_day(clock),
+        days=days,
+        changes=work.plans,
+        everything=work.everything,
+    )
 
 
 async def on_deal(uow: CalcUoW, snapshot: DealSnapshot) -> None:
@@ -135,13 +148,29 @@ async def on_activity(uow: CalcUoW, record: ActivityRecord) -> None:
 
 
 async def on_plan(uow: CalcUoW, version: PlanVersion) -> None:
-    """Hold the plan version (a version already held is kept) and reconcile."""
+    """Hold the plan version (a version already held is kept) and leave for the finisher
+    the periods it can change (PLANS.md: the newest version whose `effective` contains a
+    period's first day computes it). A version that cannot follow the held ones (another
+    currency, timezone or pay_frequency) is poison, like an invalid document."""
     try:
-        load_plan(version.document)
+        plan = load_plan(version.document)
     except PlanInvalid as exc:
         raise PoisonMessage(f"not a valid plans.v1 version: {exc}") from exc
+    held = await uow.repos.plans.versions(version.plan_id)
+    if any(stored.version == version.version for stored in held):
+        return  # held already (a redelivery or a replay)
+    problems = succession_problems([p for p in held_versions(held) if p.id == version.plan_id], plan)
+    if problems:
+        raise PoisonMessage(
+            f"plans.v1 {version.plan_id} version {version.version} cannot follow the held versions: "
+            + "; ".join(str(p) for p in problems)
+        )
     await uow.repos.plans.add(StoredPlan(version.plan_id, version.version, version.document))
-    pending(uow).everything = True
+    work = pending(uow)
+    change = work.plans.get(version.plan_id)
+    if change is None:
+        change = work.plans[version.plan_id] = PlanChange(had_versions=bool(held))
+    change.stored(version.version, change_day(version.created_at, plan))
 
 
 async def on_payee(uow: CalcUoW, record: PayeeRecord) -> None:

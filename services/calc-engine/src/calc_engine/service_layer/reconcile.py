@@ -7,18 +7,27 @@ delta.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 
 from calc_engine.adapters.metrics import show_exception_counts
 from calc_engine.domain.assignments import assigned, deal_people, exception_in_scope, exception_on_plan
-from calc_engine.domain.ledger import LedgerEntry, deltas, desired_postings, entry_explanation
+from calc_engine.domain.ledger import (
+    LedgerEntry,
+    deltas,
+    desired_postings,
+    entry_explanation,
+    posting_day,
+    redated_explanation,
+)
 from calc_engine.domain.model import RunScope
-from calc_engine.domain.scope import affected_periods, close_day_window
+from calc_engine.domain.plan_versions import PlanChange, held_versions, run_scope, version_named
+from calc_engine.domain.scope import close_day_window
 from calc_engine.service_layer import CalcUoW
 from calc_engine.service_layer.inputs import load_inputs
-from provisio_calc import Line, calculate, load_plan
+from provisio_calc import Line, calculate
 from provisio_calc.periods import pay_period_of, period_bounds
+from provisio_common.auth import Principal
 from provisio_common.events import LedgerEntryRecord
 from provisio_common.ids import new_id
 
@@ -29,24 +38,31 @@ async def reconcile_plan(
     cause_event: str,
     as_of: date | None = None,
     days: Iterable[date | datetime | str] = (),
+    change: PlanChange | None = None,
+    whole: bool = False,
 ) -> int:
     """Bring one plan's ledger to what the engine computes now; return entries posted.
 
-    With `days` (the close dates a deal event touched), only the measurement periods
-    containing them are recomputed, from the deals closing in them; plans with a contest
-    (whose windows span periods) are always recomputed whole.
+    Every held version of the plan is computed (each measurement period under the newest
+    version whose `effective` contains its first day). With `days` (the close dates a deal
+    event touched), only the measurement periods containing them are recomputed, from the
+    deals closing in them; with `change` (versions of this plan just stored), the periods
+    those versions can change, and corrections of days before the change are dated the
+    day it was made (PLANS.md "Payout"). Plans with a contest (whose windows span
+    periods), `whole`, or neither `days` nor `change`: the whole plan.
     """
     repos = uow.repos
     await repos.ledger.lock_plan(plan_id)
-    stored = await repos.plans.latest(plan_id)
-    if stored is None:
+    held = await repos.plans.versions(plan_id)
+    if not held:
         return 0
-    plan = load_plan(stored.document)
-    scope = affected_periods(plan, days)
+    versions = held_versions(held)
+    plan = versions[-1]
+    scope = None if whole else run_scope(versions, list(days), change)
     window = None if scope is None else close_day_window(scope)
     inputs = await load_inputs(repos, window)
     result = calculate(
-        plan,
+        versions,
         inputs.deals,
         payees=inputs.payees,
         quotas=inputs.quotas,
@@ -64,24 +80,31 @@ async def reconcile_plan(
     by_line = {(line.payee, line.component, line.period): line for line in lines}
     posted = 0
     posted_now = await repos.ledger.posted_sums(plan_id, scope)
+    redate = None if change is None else change.day
     for key, delta in deltas(desired_postings(lines), posted_now):
         line = by_line.get((key.payee, key.component, key.period))
+        # The version that computed the line (the newest for a line that no longer earns).
+        version = version_named(versions, None if line is None else line.explanation.get("plan_version"))
+        assert isinstance(version.version, int)
+        day = posting_day(key.day, redate)
+        explanation = entry_explanation(line, key.deal, version.version)
+        why = f"plan {plan_id} changed on {redate} (version {max(change.versions)})" if change else ""
         record = LedgerEntryRecord(
             entry_id=new_id(),
             payee=key.payee,
             plan=plan_id,
-            plan_version=stored.version,
+            plan_version=version.version,
             component=key.component,
             period=key.period,
-            entry_date=key.day,
-            pay_period=pay_period_of(key.day, plan.pay_frequency),
+            entry_date=day,
+            pay_period=pay_period_of(day, plan.pay_frequency),
             amount=delta,
             currency=plan.currency,
-            rounding=plan.rounding,
+            rounding=version.rounding,
             cash=line.cash if line is not None else True,
             deal=key.deal,
             cause_event=cause_event,
-            explanation=entry_explanation(line, key.deal, stored.version),
+            explanation=redated_explanation(explanation, key.day, day, why),
             posted_at=datetime.now(UTC),
         )
         await repos.ledger.append(stored_entry(record))
@@ -125,19 +148,32 @@ async def reconcile_all(
     cause_event: str,
     as_of: date | None = None,
     days: Iterable[date | datetime | str] = (),
+    changes: Mapping[str, PlanChange] | None = None,
+    everything: bool = False,
 ) -> int:
-    """Reconcile every plan (only the periods of `days` when given)."""
+    """Reconcile every plan (only the periods of `days` when given; whole with
+    `everything`); `changes`: plan versions just stored, per plan (see `reconcile_plan`).
+    With changes and neither days nor everything, only the changed plans."""
     touched = list(days)
+    found = changes or {}
+    plan_ids = await uow.repos.plans.ids() if touched or everything or not found else list(found)
     total = 0
-    for plan_id in sorted(await uow.repos.plans.ids()):
-        total += await reconcile_plan(uow, plan_id, cause_event, as_of, touched)
+    for plan_id in sorted(plan_ids):
+        total += await reconcile_plan(
+            uow, plan_id, cause_event, as_of, touched, found.get(plan_id), whole=everything
+        )
     return total
 
 
-async def recompute(uow: CalcUoW, as_of: date | None = None) -> int:
-    """Recompute every plan from its current inputs, post any difference and commit;
-    return the entries posted (0 on a consistent ledger)."""
+async def recompute(uow: CalcUoW, principal: Principal, as_of: date | None = None) -> int:
+    """Recompute every plan from its current inputs, post any difference and commit, audited
+    (also when nothing was posted: who checked the ledger, and when); return the entries
+    posted (0 on a consistent ledger)."""
     async with uow:
-        posted = await reconcile_all(uow, cause_event=f"recompute:{new_id()}", as_of=as_of)
+        cause_event = f"recompute:{new_id()}"
+        posted = await reconcile_all(uow, cause_event=cause_event, as_of=as_of)
+        await uow.audit(
+            principal, "ledger.recompute", "ledger", None, {"posted": posted, "cause_event": cause_event}
+        )
         await uow.commit()
     return posted

@@ -11,6 +11,7 @@ from typing import Any
 from calc_engine.domain.assignments import deal_people, exception_on_plan
 from calc_engine.domain.inputs import Inputs
 from calc_engine.domain.plan_lines import lines_on_plan
+from calc_engine.domain.plan_versions import held_versions
 from calc_engine.domain.simulation import (
     SimulationRow,
     SimulationTotals,
@@ -23,6 +24,7 @@ from calc_engine.service_layer import CalcUoW
 from calc_engine.service_layer.engine_runs import cyclic_gc_paused, run_engine, today
 from calc_engine.service_layer.inputs import load_inputs
 from provisio_calc import CalcResult, Plan, PlanInvalid, load_plan
+from provisio_calc.versions import succession_problems, version_slices
 from provisio_common.problems import invalid
 
 
@@ -62,6 +64,16 @@ def _exceptions_on_plan(result: CalcResult, plan_id: str, inputs: Inputs) -> dic
     )
 
 
+def _component_ids(versions: list[Plan]) -> list[str]:
+    """The components of every version that still computes some day, newest first (each once)."""
+    live = (
+        [piece.plan for piece in version_slices(versions) if piece.credited]
+        if len(versions) > 1
+        else versions
+    )
+    return list(dict.fromkeys(c.id for v in reversed(live) for c in v.components))
+
+
 async def simulate(
     uow: CalcUoW, draft: Plan, first: date, last: date, as_of: date | None = None
 ) -> Simulation:
@@ -72,11 +84,18 @@ async def simulate(
     day = as_of or today()
     with cyclic_gc_paused():
         async with uow:
-            stored = await uow.repos.plans.latest(draft.id)
+            held = await uow.repos.plans.versions(draft.id)
             inputs = await load_inputs(uow.repos)
-        current = None if stored is None else load_plan(stored.document)
-        draft_result = await run_engine(draft, inputs, day)
-        current_result = None if current is None else await run_engine(current, inputs, day)
+        stored = held[-1] if held else None
+        versions = held_versions(held)
+        current = versions[-1] if versions else None
+        # The draft as the next version (what storing it would compute: it governs the
+        # periods its `effective` reaches, the held versions the rest); alone when it cannot
+        # follow them (another currency, timezone or pay_frequency).
+        following = bool(versions) and not succession_problems(versions, draft)
+        drafted = draft.model_copy(update={"version": stored.version + 1}) if stored and following else draft
+        draft_result = await run_engine([*versions, drafted] if following else draft, inputs, day)
+        current_result = None if current is None else await run_engine(versions, inputs, day)
 
     def totals(result: CalcResult | None) -> dict[tuple[str, str], Any]:
         if result is None:
@@ -87,8 +106,8 @@ async def simulate(
     rows = simulation_rows(
         totals(current_result),
         totals(draft_result),
-        [] if current is None else [c.id for c in current.components],
-        [c.id for c in draft.components],
+        _component_ids(versions),
+        _component_ids([*versions, draft] if following else [draft]),
         comparable=comparable,
     )
     return Simulation(

@@ -40,12 +40,13 @@ class DealList(BaseModel):
 
 
 @router.get(
-    "/deals/{source}/{external_id}",
+    "/deals/{source}/{external_id:path}",
     response_model=DealView,
     responses=problem_responses(401, 403, 404),
 )
 async def get_deal(source: str, external_id: str, uow: UoW, principal: Ops) -> DealView:
-    """The current snapshot and every revision, oldest first.
+    """The current snapshot and every revision, oldest first. An external id may contain
+    `/` (`/deals/generic/ACME/2027/001`); a source never does.
 
     Roles: admin, ops.
     """

@@ -5,7 +5,8 @@ raw log, dedupe, snapshots and outbox rows in one transaction) and answers as it
 `/webhooks/generic` (Standard Webhooks, Provisio's schema), `/webhooks/hubspot` (signature
 v3, batched property changes), `/webhooks/pipedrive` (basic auth, v2 payload),
 `/webhooks/salesforce` (Flow/Apex callout signed like the generic door) and
-`/webhooks/salesforce/outbound` (Outbound Messages, org-id allow-list, SOAP ack).
+`/webhooks/salesforce/outbound` (Outbound Messages: basic auth per org, org-id allow-list,
+SOAP ack).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from deal_ingest.adapters import metrics
 from deal_ingest.adapters.crm import hubspot, pipedrive, salesforce
+from deal_ingest.domain import limits
 from deal_ingest.domain.common import FieldError, storable_text
 from deal_ingest.domain.outcomes import StoreResult
 from deal_ingest.domain.snapshots import generic_activity, generic_deal
@@ -31,6 +33,7 @@ from deal_ingest.service_layer.deliveries import receive_delivery
 from deal_ingest.settings import IngestSettings
 from provisio_common.deps import UoW
 from provisio_common.events import ActivityRecord, DealSnapshot
+from provisio_common.kafka import max_message_value_bytes
 from provisio_common.problems import Problem, invalid, problem_responses, validation_errors
 from provisio_common.service import runtime_of
 from provisio_common.webhooks import WebhookRefused, verify
@@ -128,10 +131,14 @@ async def _read(request: Request, settings: IngestSettings) -> bytes:
     return body
 
 
-def _refuse(source: str, exc: WebhookRefused) -> Problem:
+BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="provisio-webhooks", charset="UTF-8"'}
+"""What a 401 of a basic-auth door (Pipedrive, Salesforce Outbound Messages) answers with."""
+
+
+def _refuse(source: str, exc: WebhookRefused, headers: dict[str, str] | None = None) -> Problem:
     metrics.REFUSALS.labels(source, exc.reason).inc()
     log.warning("webhook refused", extra={"source": source, "reason": exc.reason})
-    return Problem(401, exc.detail, title="Unauthorized")
+    return Problem(401, exc.detail, title="Unauthorized", headers=headers)
 
 
 def _invalid_body(exc: Exception, prefix: str) -> Problem:
@@ -155,6 +162,33 @@ def _json(source: str, body: bytes) -> Any:
     except FieldError as exc:
         raise _unreadable(source, exc) from exc
     return payload
+
+
+def _door_limits(settings: IngestSettings) -> limits.Limits:
+    return limits.Limits(
+        max_envelope_bytes=max_message_value_bytes(settings),
+        max_ahead=timedelta(seconds=settings.changed_at_max_ahead_s),
+    )
+
+
+def _within_limits(
+    source: str,
+    settings: IngestSettings,
+    item: DealSnapshot | ActivityRecord | None,
+    received_at: datetime,
+    name: limits.Namer,
+    delivery: tuple[str, str],
+) -> None:
+    """422 naming the field when the delivery id or what the door read is over a limit
+    (`deal_ingest.domain.limits`); checked before anything is stored."""
+    try:
+        limits.check_delivery_id(delivery[1], delivery[0])
+        if isinstance(item, DealSnapshot):
+            limits.check_deal(item, _door_limits(settings), received_at=received_at, name=name)
+        elif isinstance(item, ActivityRecord):
+            limits.check_activity(item, name=name)
+    except FieldError as exc:
+        raise _unreadable(source, exc) from exc
 
 
 def _unreadable(source: str, exc: FieldError) -> Problem:
@@ -223,7 +257,9 @@ async def generic_webhook(
         delivery_id = verify(settings.generic_webhook_secrets, request.headers, body)
     except WebhookRefused as exc:
         raise _refuse("generic", exc) from exc
-    item = _generic_content(body, datetime.now(UTC))
+    received_at = datetime.now(UTC)
+    item = _generic_content(body, received_at)
+    _within_limits("generic", settings, item, received_at, limits.namer("data."), ("webhook-id", delivery_id))
     apply = applying_deal(item) if isinstance(item, DealSnapshot) else applying_activity(item)
     result = await receive_delivery(uow, "generic", delivery_id, _kept(request, KEPT_HEADERS), body, apply)
     return _answer(delivery_id, result, response)
@@ -259,6 +295,9 @@ async def hubspot_webhook(request: Request, settings: Settings, uow: UoW) -> Bat
     mapping = _hubspot_mapping(settings)
     try:
         events = hubspot.parse_batch(_json("hubspot", body), mapping)
+        hubspot.check_limits(
+            events, mapping, received_at=datetime.now(UTC), max_ahead=_door_limits(settings).max_ahead
+        )
     except FieldError as exc:
         raise _unreadable("hubspot", exc) from exc
     headers = _kept(request, HUBSPOT_HEADERS)
@@ -299,11 +338,19 @@ async def pipedrive_webhook(
     try:
         user = pipedrive.check_basic_auth(settings.pipedrive_basic_auth, request.headers.get("authorization"))
     except WebhookRefused as exc:
-        raise _refuse("pipedrive", exc) from exc
+        raise _refuse("pipedrive", exc, BASIC_CHALLENGE) from exc
     try:
-        translated = pipedrive.translate(_json("pipedrive", body), datetime.now(UTC))
+        contract = pipedrive.ContractFields(
+            settings.pipedrive_contract_months_field, settings.pipedrive_contract_start_field
+        )
+        received_at = datetime.now(UTC)
+        translated = pipedrive.translate(_json("pipedrive", body), received_at, contract)
     except FieldError as exc:
         raise _unreadable("pipedrive", exc) from exc
+    fields = pipedrive.DEAL_FIELDS if translated.deal is not None else pipedrive.ACTIVITY_FIELDS
+    item = translated.deal or translated.activity
+    name = limits.namer("data.", fields)
+    _within_limits("pipedrive", settings, item, received_at, name, ("meta.id", translated.meta.id))
     headers = {**_kept(request, PIPEDRIVE_HEADERS), "basic-auth-user": user}
     if translated.deal is not None:
         apply = applying_deal(translated.deal)
@@ -342,12 +389,15 @@ async def salesforce_webhook(
     except WebhookRefused as exc:
         raise _refuse("salesforce", exc) from exc
     payload = _json("salesforce", body)
+    received_at = datetime.now(UTC)
     try:
         snapshot = salesforce.read_callout(
-            payload, default_currency=settings.salesforce_default_currency, received_at=datetime.now(UTC)
+            payload, default_currency=settings.salesforce_default_currency, received_at=received_at
         )
     except FieldError as exc:
         raise _unreadable("salesforce", exc) from exc
+    name = limits.namer("opportunity.", salesforce.field_names("opportunity"))
+    _within_limits("salesforce", settings, snapshot, received_at, name, ("webhook-id", delivery_id))
     headers = _kept(request, KEPT_HEADERS)
     result = await receive_delivery(uow, "salesforce", delivery_id, headers, body, applying_deal(snapshot))
     return _answer(delivery_id, result, response)
@@ -361,26 +411,46 @@ async def salesforce_webhook(
     responses=problem_responses(401, 413, 422),
 )
 async def salesforce_outbound(request: Request, settings: Settings, uow: UoW) -> Response:
-    """Salesforce Outbound Messages (SOAP) of Opportunities from an allowed organization id.
+    """Salesforce Outbound Messages (SOAP) of Opportunities from an allowed organization id,
+    with HTTP basic auth in the endpoint URL (user: the org id, password: its secret).
 
-    Answered with the SOAP acknowledgement (also for a redelivery); 401 for an org id not on
-    the allow-list; 422 for a body that is not an Outbound Message.
+    Answered with the SOAP acknowledgement (also for a redelivery); 401 with
+    `WWW-Authenticate: Basic` for missing or wrong credentials, an org id not on the
+    allow-list, or a message of another org than the credentials'; 422 for a body that is
+    not an Outbound Message.
 
-    Roles: none; the organization id must be on PROVISIO_SALESFORCE_ORG_IDS.
+    Roles: none; HTTP basic auth `<org id>:<secret>` from PROVISIO_SALESFORCE_OUTBOUND_SECRETS,
+    and the organization id on PROVISIO_SALESFORCE_ORG_IDS.
     """
     body = await _read(request, settings)
+    try:
+        org = salesforce.check_outbound_auth(
+            settings.salesforce_outbound_secrets, request.headers.get("authorization")
+        )
+    except WebhookRefused as exc:
+        raise _refuse("salesforce", exc, BASIC_CHALLENGE) from exc
     try:
         message = salesforce.parse_outbound(body)
     except FieldError as exc:
         raise _unreadable("salesforce", exc) from exc
     if not salesforce.org_allowed(settings.salesforce_org_ids, message.organization_id):
-        raise _refuse("salesforce", WebhookRefused("unknown_org", "organization id is not on the allow-list"))
+        refused = WebhookRefused("unknown_org", "organization id is not on the allow-list")
+        raise _refuse("salesforce", refused, BASIC_CHALLENGE)
+    if message.organization_id[:15] != org:
+        refused = WebhookRefused("org_mismatch", "the message is from another org than its credentials")
+        raise _refuse("salesforce", refused, BASIC_CHALLENGE)
+    received_at = datetime.now(UTC)
     try:
         notifications = salesforce.outbound_snapshots(
-            message, default_currency=settings.salesforce_default_currency, received_at=datetime.now(UTC)
+            message, default_currency=settings.salesforce_default_currency, received_at=received_at
         )
     except FieldError as exc:
         raise _unreadable("salesforce", exc) from exc
+    for i, notification in enumerate(message.notifications):
+        at = f"notifications.Notification[{i}]"
+        snapshot = dict(notifications).get(f"outbound:{notification.id}")
+        name = limits.namer(f"{at}.sObject.", salesforce.field_names(f"{at}.sObject"))
+        _within_limits("salesforce", settings, snapshot, received_at, name, (f"{at}.Id", notification.id))
     headers = {**_kept(request, SOAP_HEADERS), "organization-id": message.organization_id}
     apply = applying_notifications("salesforce", notifications)
     await receive_delivery(uow, "salesforce", _body_digest(body), headers, body, apply)

@@ -59,6 +59,33 @@ def _from_millis(value: int, field: str) -> datetime:
         raise FieldError(field, "epoch milliseconds out of range") from exc
 
 
+MAX_CONTRACT_MONTHS = 600
+
+
+def months_of(value: Any, field: str) -> int | None:
+    """A contract term in whole months (1..600) from an int or a number as text (`36`,
+    `36.0`: CRMs send number properties as text); None for null/empty."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
+        raise FieldError(field, "must be a whole number of months")
+    try:
+        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+    except ArithmeticError:
+        raise FieldError(field, f"{value!r} is not a number of months") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise FieldError(field, f"{value!r} is not a whole number of months")
+    if not 1 <= number <= MAX_CONTRACT_MONTHS:
+        raise FieldError(field, f"must be from 1 to {MAX_CONTRACT_MONTHS} months")
+    return int(number)
+
+
+def start_of(value: Any, field: str) -> str | None:
+    """A contract's first day (ISO date) from a date, a date-time or epoch milliseconds;
+    None for null/empty."""
+    return None if value is None or value == "" else day_of(value, field).isoformat()
+
+
 def text_of(value: Any, field: str, *, required: bool = False) -> str | None:
     """A non-empty string from a string or integer id; None for null/empty unless required."""
     if value is None or value == "":

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from deal_ingest.domain.common import FieldError
+from deal_ingest.domain.limits import require_decimal_strings
 from provisio_common.events import ActivityRecord, DealSnapshot, canonical_content, revision_order
 
 RESERVED_SOURCES = {"hubspot", "pipedrive", "salesforce"}
@@ -89,6 +90,7 @@ def generic_deal(data: Any, received_at: datetime) -> DealSnapshot:
         raise _error("data", "must be an object")
     if "revision" in data:
         raise _error("data.revision", "is assigned by Provisio; do not send it")
+    require_decimal_strings(data)
     source = data.get("source", "generic")
     if source in RESERVED_SOURCES:
         raise _error("data.source", f"{source!r} deals arrive through their own door")

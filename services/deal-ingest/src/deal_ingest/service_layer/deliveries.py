@@ -15,6 +15,7 @@ from typing import Protocol, TypeVar
 from deal_ingest.adapters import metrics
 from deal_ingest.domain.records import LoggedDelivery
 from deal_ingest.service_layer import IngestUoW
+from provisio_common.events import utcnow
 
 
 class Applied(Protocol):
@@ -43,9 +44,12 @@ async def receive_delivery(
     """Keep the delivery in the raw log, apply it, record its outcome, all in one commit.
 
     None for a redelivery of a (source, delivery id) already received: nothing changes.
-    Counted in `provisio_ingest_deliveries_total{source,outcome}` once committed.
+    Counted in `provisio_ingest_deliveries_total{source,outcome}` once committed. What it
+    publishes carries the acceptance time (`accepted_at`), for the webhook -> statement
+    latency payout-service observes.
     """
     async with uow:
+        uow.accepted_at = utcnow()
         delivery = await uow.repos.deliveries.record(source, delivery_id, headers, body)
         result = None
         if delivery is not None:

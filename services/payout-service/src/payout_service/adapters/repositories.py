@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,13 +26,18 @@ from payout_service.adapters.tables import (
     batches,
     closed_pay_periods,
     closed_statements,
+    deal_terms,
+    dispute_messages,
+    disputes,
     ledger_entries,
     line_entries,
     payees,
     plan_versions,
 )
+from payout_service.domain.accounting import DealTerms
 from payout_service.domain.adjustments import Adjustment
 from payout_service.domain.batches import LIVE, AckRecord, Batch, BatchLine
+from payout_service.domain.disputes import Dispute, DisputeMessage
 from payout_service.domain.errors import Conflict
 from payout_service.domain.payees import Assignment, Payee
 from payout_service.domain.periods import ClosedPayPeriod
@@ -44,6 +49,8 @@ _ROW_FIELDS = tuple(f.name for f in fields(StatementRow) if f.name not in ("stat
 _ADJUSTMENT_FIELDS = tuple(f.name for f in fields(Adjustment))
 _BATCH_FIELDS = tuple(f.name for f in fields(Batch))
 _LINE_FIELDS = tuple(f.name for f in fields(BatchLine))
+_DISPUTE_FIELDS = tuple(f.name for f in fields(Dispute))
+_MESSAGE_FIELDS = tuple(f.name for f in fields(DisputeMessage))
 
 
 # ---------------------------------------------------------------- ports
@@ -72,6 +79,14 @@ class LedgerEntries(ABC):
     @abstractmethod
     async def pay_periods(self) -> set[str]:
         """Every pay period an entry is dated or paid in."""
+
+    @abstractmethod
+    async def dated_through(self, day: date) -> list[LedgerEntry]:
+        """Every entry dated on or before `day` (any payee), by entry date then entry id."""
+
+    @abstractmethod
+    async def by_deal(self, deal: str) -> list[LedgerEntry]:
+        """Every entry of one deal (any payee), by entry date then entry id."""
 
 
 class Payees(ABC):
@@ -108,6 +123,22 @@ class PlanVersions(ABC):
     @abstractmethod
     async def get(self, plan_id: str, version: int) -> PlanVersionDoc | None:
         """One version of one plan."""
+
+
+class Deals(ABC):
+    """Each deal's contract terms from its latest snapshot in history (`deals.v1`)."""
+
+    @abstractmethod
+    async def get(self, deal: str, *, for_update: bool = False) -> DealTerms | None:
+        """One deal's terms; `for_update` holds them until the transaction ends."""
+
+    @abstractmethod
+    async def put(self, terms: DealTerms) -> None:
+        """Insert or replace a deal's terms."""
+
+    @abstractmethod
+    async def many(self, deals: Iterable[str]) -> dict[str, DealTerms]:
+        """The terms of these deals (those known), by deal."""
 
 
 class PayPeriods(ABC):
@@ -153,6 +184,40 @@ class Adjustments(ABC):
     @abstractmethod
     async def find(self, payee: str | None = None, status: str | None = None) -> list[Adjustment]:
         """Adjustments of a payee and/or in a status, by creation time then id."""
+
+
+class Disputes(ABC):
+    """Disputes and their threads."""
+
+    @abstractmethod
+    async def add(self, dispute: Dispute) -> None:
+        """Store a new dispute."""
+
+    @abstractmethod
+    async def get(self, dispute_id: str, *, for_update: bool = False) -> Dispute | None:
+        """One dispute; `for_update` holds it until the transaction ends (a change to it
+        or to its thread)."""
+
+    @abstractmethod
+    async def save(self, dispute: Dispute) -> None:
+        """Store a dispute's new state (status, outcome, who, when, adjustment, reopens)."""
+
+    @abstractmethod
+    async def find(self, payees: Collection[str] | None = None, status: str | None = None) -> list[Dispute]:
+        """Disputes of these payees (None: everyone's) and/or in a status, by opening
+        time then id."""
+
+    @abstractmethod
+    async def add_message(self, message: DisputeMessage) -> None:
+        """Append to a dispute's thread; Conflict if its position is taken."""
+
+    @abstractmethod
+    async def thread(self, dispute_id: str) -> list[DisputeMessage]:
+        """A dispute's thread, by position."""
+
+    @abstractmethod
+    async def open_summary(self) -> tuple[int, datetime | None]:
+        """How many disputes are open, and since when the oldest open one is."""
 
 
 class Batches(ABC):
@@ -235,7 +300,9 @@ class PayoutRepositories:
     plans: PlanVersions
     pay_periods: PayPeriods
     adjustments: Adjustments
+    disputes: Disputes
     batches: Batches
+    deals: Deals
 
 
 # ---------------------------------------------------------------- SQL
@@ -299,6 +366,14 @@ class SqlLedgerEntries(LedgerEntries):
         rows = await self.session.execute(sa.union(dated, landed))
         return {r[0] for r in rows.all()}
 
+    @override
+    async def dated_through(self, day: date) -> list[LedgerEntry]:
+        return await self._select(ledger_entries.c.entry_date <= day)
+
+    @override
+    async def by_deal(self, deal: str) -> list[LedgerEntry]:
+        return await self._select(ledger_entries.c.deal == deal)
+
 
 def _payee(row: Any) -> Payee:
     assignments = tuple(
@@ -353,6 +428,60 @@ class SqlPayees(Payees):
     async def managers(self) -> dict[str, str | None]:
         rows = (await self.session.execute(sa.select(payees.c.id, payees.c.manager))).all()
         return {r.id: r.manager for r in rows}
+
+
+def _terms(row: Any) -> DealTerms:
+    return DealTerms(
+        deal=row.deal,
+        contract_months=row.contract_months,
+        contract_start=row.contract_start,
+        close_date=None if row.close_date is None else _day_or_instant(row.close_date),
+        changed_at=row.changed_at,
+        content=row.content,
+    )
+
+
+def _day_or_instant(text: str) -> date | datetime:
+    return date.fromisoformat(text) if len(text) <= 10 else datetime.fromisoformat(text)
+
+
+class SqlDeals(Deals):
+    """Deal terms in the `deal_terms` table."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @override
+    async def get(self, deal: str, *, for_update: bool = False) -> DealTerms | None:
+        query = sa.select(deal_terms).where(deal_terms.c.deal == deal)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).first()
+        return None if row is None else _terms(row)
+
+    @override
+    async def put(self, terms: DealTerms) -> None:
+        values = {
+            "contract_months": terms.contract_months,
+            "contract_start": terms.contract_start,
+            "close_date": None if terms.close_date is None else terms.close_date.isoformat(),
+            "changed_at": terms.changed_at,
+            "content": terms.content,
+        }
+        await self.session.execute(
+            insert(deal_terms)
+            .values(deal=terms.deal, **values)
+            .on_conflict_do_update(index_elements=[deal_terms.c.deal], set_=values)
+        )
+
+    @override
+    async def many(self, deals: Iterable[str]) -> dict[str, DealTerms]:
+        wanted = sorted(set(deals))
+        found: dict[str, DealTerms] = {}
+        for start in range(0, len(wanted), 1000):
+            query = sa.select(deal_terms).where(deal_terms.c.deal.in_(wanted[start : start + 1000]))
+            found |= {r.deal: _terms(r) for r in (await self.session.execute(query)).all()}
+        return found
 
 
 def _plan(row: Any) -> PlanVersionDoc:
@@ -504,6 +633,78 @@ class SqlAdjustments(Adjustments):
         if status is not None:
             query = query.where(adjustments.c.status == status)
         return [_adjustment(r._mapping) for r in (await self.session.execute(query)).all()]
+
+
+def _dispute(row: Any) -> Dispute:
+    return Dispute(**{name: row[name] for name in _DISPUTE_FIELDS})
+
+
+class SqlDisputes(Disputes):
+    """Disputes in `disputes`, their threads in `dispute_messages`."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @override
+    async def add(self, dispute: Dispute) -> None:
+        await self.session.execute(
+            disputes.insert().values(**{name: getattr(dispute, name) for name in _DISPUTE_FIELDS})
+        )
+
+    @override
+    async def get(self, dispute_id: str, *, for_update: bool = False) -> Dispute | None:
+        query = sa.select(disputes).where(disputes.c.id == dispute_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).first()
+        return None if row is None else _dispute(row._mapping)
+
+    @override
+    async def save(self, dispute: Dispute) -> None:
+        values = {name: getattr(dispute, name) for name in _DISPUTE_FIELDS if name != "id"}
+        await self.session.execute(disputes.update().where(disputes.c.id == dispute.id).values(**values))
+
+    @override
+    async def find(self, payees: Collection[str] | None = None, status: str | None = None) -> list[Dispute]:
+        query = sa.select(disputes).order_by(disputes.c.opened_at, disputes.c.id)
+        if payees is not None:
+            query = query.where(disputes.c.payee.in_(list(payees)))
+        if status is not None:
+            query = query.where(disputes.c.status == status)
+        return [_dispute(r._mapping) for r in (await self.session.execute(query)).all()]
+
+    @override
+    async def add_message(self, message: DisputeMessage) -> None:
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(
+                    dispute_messages.insert().values(
+                        **{name: getattr(message, name) for name in _MESSAGE_FIELDS}
+                    )
+                )
+        except sa_exc.IntegrityError as exc:
+            raise Conflict(
+                f"dispute {message.dispute_id} already has message {message.position}: {exc.orig}"
+            ) from exc
+
+    @override
+    async def thread(self, dispute_id: str) -> list[DisputeMessage]:
+        query = (
+            sa.select(dispute_messages)
+            .where(dispute_messages.c.dispute_id == dispute_id)
+            .order_by(dispute_messages.c.position)
+        )
+        return [
+            DisputeMessage(**{name: r._mapping[name] for name in _MESSAGE_FIELDS})
+            for r in (await self.session.execute(query)).all()
+        ]
+
+    @override
+    async def open_summary(self) -> tuple[int, datetime | None]:
+        since = sa.func.coalesce(disputes.c.reopened_at, disputes.c.opened_at)
+        query = sa.select(sa.func.count(), sa.func.min(since)).where(disputes.c.status == "open")
+        count, oldest = (await self.session.execute(query)).one()
+        return int(count), oldest
 
 
 def _batch(row: Any) -> Batch:
@@ -697,5 +898,7 @@ def sql_repositories(session: AsyncSession) -> PayoutRepositories:
         plans=SqlPlanVersions(session),
         pay_periods=SqlPayPeriods(session),
         adjustments=SqlAdjustments(session),
+        disputes=SqlDisputes(session),
         batches=SqlBatches(session),
+        deals=SqlDeals(session),
     )

@@ -1,6 +1,6 @@
 """payout-service tables: the shared ones, the replicas (ledger, payees, plans), closed pay
-periods and their frozen statements, adjustments, batches with their lines, and payroll's
-acknowledgements."""
+periods and their frozen statements, adjustments, disputes with their threads, batches with
+their lines, and payroll's acknowledgements."""
 
 from __future__ import annotations
 
@@ -33,6 +33,23 @@ ledger_entries = sa.Table(
     # The open pay period a late entry is paid in (its own pay period had closed).
     sa.Column("landed_in", sa.Text, nullable=True),
     sa.Index("ledger_entries_statement", "payee", "pay_period"),
+    # Commission expense reads entries by date, and one deal's entries.
+    sa.Index("ledger_entries_date", "entry_date"),
+    sa.Index("ledger_entries_deal", "deal"),
+)
+
+# Each deal's contract terms from its latest snapshot in history (`deals.v1`).
+deal_terms = sa.Table(
+    "deal_terms",
+    metadata,
+    sa.Column("deal", sa.Text, primary_key=True),
+    sa.Column("contract_months", sa.Integer, nullable=True),
+    sa.Column("contract_start", sa.Date, nullable=True),
+    # The close date as the snapshot gave it: an ISO date or a timestamp with its offset.
+    sa.Column("close_date", sa.Text, nullable=True),
+    # The snapshot's place in history (`revision_order`): changed_at, then canonical content.
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
 )
 
 payees = sa.Table(
@@ -102,6 +119,41 @@ adjustments = sa.Table(
     sa.Column("decision_reason", sa.Text, nullable=True),
     sa.Column("landed_in", sa.Text, nullable=True),
     sa.Index("adjustments_payee", "payee", "status"),
+)
+
+disputes = sa.Table(
+    "disputes",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("payee", sa.Text, nullable=False),
+    sa.Column("pay_period", sa.Text, nullable=False),
+    sa.Column("entry_id", sa.Text, nullable=True),
+    sa.Column("component", sa.Text, nullable=True),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("opened_by", sa.Text, nullable=False),
+    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("outcome", sa.Text, nullable=True),
+    sa.Column("resolved_by", sa.Text, nullable=True),
+    sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+    # The pending adjustment an accepted dispute created (its state is read from there).
+    sa.Column("adjustment_id", sa.Text, sa.ForeignKey("adjustments.id"), nullable=True, unique=True),
+    sa.Column("reopens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("reopened_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("disputes_payee", "payee", "status"),
+    sa.Index("disputes_status", "status", "opened_at"),
+)
+
+dispute_messages = sa.Table(
+    "dispute_messages",
+    metadata,
+    sa.Column("dispute_id", sa.Text, sa.ForeignKey("disputes.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("author", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
 
 batch_approval_seq = sa.Sequence("batch_approval_seq", metadata=metadata)

@@ -8,14 +8,34 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from payout_service.domain.payroll import PayrollLayout
-from provisio_common.auth import Principal, require_roles
+from provisio_common.access import allow
+from provisio_common.auth import Principal
 from provisio_common.deps import Admin, Ops
 
+# Who may call a route, declared once (`access.allow`); the use cases apply the scopes
+# (`ensure_may_see`, `domain/disputes.py`): a manager their subtree, a rep themselves.
 AdminOrOps = Ops
-PayrollReader = Annotated[Principal, Depends(require_roles("payroll", "admin", "ops"))]
-Payroll = Annotated[Principal, Depends(require_roles("payroll"))]
+PayrollReader = Annotated[Principal, Depends(allow("payroll", "admin", "ops"))]
+Payroll = Annotated[Principal, Depends(allow("payroll"))]
+# A payee's statements and disputes: admin and ops everyone's, a manager their subtree's,
+# a rep their own (payroll pulls batches, not statements).
+PayeeReader = Annotated[Principal, Depends(allow("admin", "ops", "manager:subtree", "rep:self"))]
+DisputeParty = Annotated[Principal, Depends(allow("manager:subtree", "rep:self"))]
+DisputeCommenter = Annotated[Principal, Depends(allow("admin", "manager:subtree", "rep:self"))]
+DisputeResolver = Annotated[Principal, Depends(allow("admin", "manager:subtree"))]
 
-__all__ = ["Admin", "AdminOrOps", "Layout", "Payroll", "PayrollReader", "Today"]
+__all__ = [
+    "Admin",
+    "AdminOrOps",
+    "DisputeCommenter",
+    "DisputeParty",
+    "DisputeResolver",
+    "Layout",
+    "PayeeReader",
+    "Payroll",
+    "PayrollReader",
+    "Today",
+]
 
 
 def today() -> date:

@@ -11,9 +11,8 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from payout_service.api.deps import Today
+from payout_service.api.deps import PayeeReader, Today
 from payout_service.service_layer import statements
-from provisio_common.auth import CurrentPrincipal
 from provisio_common.deps import UoW
 from provisio_common.problems import problem_responses
 
@@ -101,9 +100,7 @@ class StatementView(BaseModel):
 
 
 @router.get("/statements/{payee}", response_model=StatementListView, responses=problem_responses(401, 403))
-async def list_statements(
-    payee: str, uow: UoW, principal: CurrentPrincipal, today: Today
-) -> StatementListView:
+async def list_statements(payee: str, uow: UoW, principal: PayeeReader, today: Today) -> StatementListView:
     """Every pay period of the payee with its figures, open and closed. A rep sees only
     their own, a manager their subtree.
 
@@ -119,7 +116,7 @@ async def list_statements(
     responses=problem_responses(401, 403, 404),
 )
 async def get_statement(
-    payee: str, pay_period: str, uow: UoW, principal: CurrentPrincipal, today: Today
+    payee: str, pay_period: str, uow: UoW, principal: PayeeReader, today: Today
 ) -> StatementView:
     """One pay period: figures, lines with every entry and its explanation, approved
     adjustments. A rep sees only their own, a manager their subtree.

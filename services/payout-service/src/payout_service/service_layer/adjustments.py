@@ -10,6 +10,7 @@ from payout_service.domain.adjustments import ADJUSTMENT_STATUSES, Adjustment
 from payout_service.domain.errors import Unprocessable
 from payout_service.domain.periods import check_pay_period
 from payout_service.service_layer import PayoutUoW, now, rules
+from payout_service.service_layer.pay_periods import refresh_pay_period_gauge
 from payout_service.service_layer.statements import calendar
 from provisio_calc import load_plan, pay_period_of
 from provisio_common.auth import Principal
@@ -82,6 +83,7 @@ async def create_adjustment(
         await uow.audit(
             principal, "adjustment.create", f"adjustment:{adjustment.id}", None, audit_view(adjustment)
         )
+        await refresh_pay_period_gauge(uow)
         await uow.commit()
     return adjustment
 
@@ -105,6 +107,7 @@ async def decide_adjustment(
         await uow.audit(
             principal, action, f"adjustment:{adjustment_id}", audit_view(adjustment), audit_view(decided)
         )
+        await refresh_pay_period_gauge(uow)
         await uow.commit()
     return decided
 

@@ -1,10 +1,12 @@
-"""Pay periods: close one (in order, once; its statements freeze), list them."""
+"""Pay periods: close one (in order, once; its statements freeze), list them, count them
+by status for the `provisio_pay_periods` gauge."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from payout_service.adapters import metrics
 from payout_service.domain.periods import ClosedPayPeriod, check_pay_period
 from payout_service.domain.statements import StatementRow, freeze
 from payout_service.service_layer import PayoutUoW, now, rules
@@ -59,6 +61,7 @@ async def close_pay_period(
             {"status": "open"},
             {"status": "closed", "statements": len(frozen)},
         )
+        await refresh_pay_period_gauge(uow)
         await uow.commit()
     return close
 
@@ -66,11 +69,23 @@ async def close_pay_period(
 async def list_pay_periods(uow: PayoutUoW) -> list[PayPeriodInfo]:
     """Closed pay periods and every open one with entries or adjustments, in order."""
     async with uow:
-        repos = uow.repos
-        closes = await repos.pay_periods.closed()
-        known = await repos.ledger.pay_periods()
-        known |= {a.paid_in for a in await repos.adjustments.find()}
-        closed = await calendar(uow)
+        return await pay_periods_in(uow)
+
+
+async def refresh_pay_period_gauge(uow: PayoutUoW) -> None:
+    """Count the pay periods by status (inside an entered unit of work); the gauge shows the
+    counts once the unit of work has committed."""
+    statuses = {p.pay_period: p.status for p in await pay_periods_in(uow)}
+    uow.after_commit(lambda: metrics.show_pay_periods(statuses))
+
+
+async def pay_periods_in(uow: PayoutUoW) -> list[PayPeriodInfo]:
+    """What `list_pay_periods` answers, inside an entered unit of work."""
+    repos = uow.repos
+    closes = await repos.pay_periods.closed()
+    known = await repos.ledger.pay_periods()
+    known |= {a.paid_in for a in await repos.adjustments.find()}
+    closed = await calendar(uow)
     found = {
         c.pay_period: PayPeriodInfo(c.pay_period, "closed", c.closed_at, c.closed_by, c.statements)
         for c in closes

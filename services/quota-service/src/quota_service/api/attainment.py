@@ -7,11 +7,10 @@ from datetime import date
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from provisio_common.auth import CurrentPrincipal
 from provisio_common.deps import UoW
 from provisio_common.money import format_amount
 from provisio_common.problems import problem_responses
-from quota_service.api.deps import Settings
+from quota_service.api.deps import Scoped, Settings
 from quota_service.domain.kpis import MissingFx
 from quota_service.service_layer.attainment import attainment_of
 
@@ -51,7 +50,7 @@ class AttainmentView(BaseModel):
     responses=problem_responses(401, 403, 404, 422),
 )
 async def get_attainment(
-    payee: str, period: str, uow: UoW, principal: CurrentPrincipal, settings: Settings
+    payee: str, period: str, uow: UoW, principal: Scoped, settings: Settings
 ) -> AttainmentView:
     """Won deals credited to a payee (`ann`) or a team's members (`team:east`) with close
     date in the period, converted to one currency, against the quota (PLANS.md rule 6).

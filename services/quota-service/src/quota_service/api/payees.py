@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from provisio_common.deps import UoW
 from provisio_common.events import PayeeRecord
 from provisio_common.problems import problem_responses
-from quota_service.api.deps import Admin, AnyRole, put_responses
+from quota_service.api.deps import Admin, Scoped, put_responses
 from quota_service.domain.payees import PayeeIn
 from quota_service.service_layer import payees
 
@@ -40,7 +40,7 @@ async def put_payee(
 
 
 @router.get("/payees", response_model=list[PayeeView], responses=problem_responses(401, 403))
-async def list_payees(uow: UoW, principal: AnyRole) -> list[PayeeView]:
+async def list_payees(uow: UoW, principal: Scoped) -> list[PayeeView]:
     """The payees the caller may see, by id.
 
     Roles: admin, ops, payroll (everyone), manager (their subtree), rep (themselves).
@@ -49,7 +49,7 @@ async def list_payees(uow: UoW, principal: AnyRole) -> list[PayeeView]:
 
 
 @router.get("/payees/{payee_id}", response_model=PayeeView, responses=problem_responses(401, 403, 404))
-async def get_payee(payee_id: str, uow: UoW, principal: AnyRole) -> PayeeView:
+async def get_payee(payee_id: str, uow: UoW, principal: Scoped) -> PayeeView:
     """One payee.
 
     Roles: admin, ops, payroll, manager (their subtree), rep (themselves).

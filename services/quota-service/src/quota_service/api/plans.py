@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from provisio_common.deps import UoW
 from provisio_common.problems import Problem, invalid, problem_responses
-from quota_service.api.deps import Admin, AnyRole, put_responses
+from quota_service.api.deps import Admin, Scoped, put_responses
 from quota_service.domain.plans import FieldChange, StoredPlanVersion
 from quota_service.service_layer import plans
 
@@ -76,7 +76,7 @@ async def put_plan(
 
 
 @router.get("/plans", response_model=list[PlanVersionView], responses=problem_responses(401, 403))
-async def list_plans(uow: UoW, principal: AnyRole) -> list[PlanVersionView]:
+async def list_plans(uow: UoW, principal: Scoped) -> list[PlanVersionView]:
     """The plans the caller may see, each at its latest version.
 
     Roles: admin, ops, payroll (every plan), manager (plans of their subtree), rep (their plans).
@@ -87,7 +87,7 @@ async def list_plans(uow: UoW, principal: AnyRole) -> list[PlanVersionView]:
 @router.get(
     "/plans/{plan_id}", response_model=PlanVersionView, responses=problem_responses(401, 403, 404, 422)
 )
-async def get_plan(plan_id: str, uow: UoW, principal: AnyRole, version: int | None = None) -> PlanVersionView:
+async def get_plan(plan_id: str, uow: UoW, principal: Scoped, version: int | None = None) -> PlanVersionView:
     """The latest version of a plan, or `?version=N`.
 
     Roles: admin, ops, payroll, manager (a plan someone in their subtree is assigned to),
@@ -138,7 +138,7 @@ def _changes(changes: list[FieldChange]) -> list[FieldChangeView]:
 async def diff_plan(
     plan_id: str,
     uow: UoW,
-    principal: AnyRole,
+    principal: Scoped,
     from_version: Annotated[int | None, Query(alias="from", ge=1)] = None,
     to_version: Annotated[int | None, Query(alias="to", ge=1)] = None,
 ) -> PlanDiffView:

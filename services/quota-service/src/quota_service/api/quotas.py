@@ -9,7 +9,7 @@ from provisio_common.deps import UoW
 from provisio_common.events import Amount
 from provisio_common.money import plain_decimal
 from provisio_common.problems import problem_responses
-from quota_service.api.deps import Admin, AnyRole, put_responses
+from quota_service.api.deps import Admin, Scoped, put_responses
 from quota_service.domain.quotas import Quota
 from quota_service.service_layer import quotas
 
@@ -54,7 +54,7 @@ async def put_quota(
 
 
 @router.get("/quotas", response_model=list[QuotaView], responses=problem_responses(401, 403))
-async def list_quotas(uow: UoW, principal: AnyRole, payee: str | None = None) -> list[QuotaView]:
+async def list_quotas(uow: UoW, principal: Scoped, payee: str | None = None) -> list[QuotaView]:
     """The quotas the caller may see, by payee and period; `?payee=` keeps one payee's.
 
     Roles: admin, ops, payroll (everyone's), manager (their subtree's), rep (their own).
@@ -63,7 +63,7 @@ async def list_quotas(uow: UoW, principal: AnyRole, payee: str | None = None) ->
 
 
 @router.get("/quotas/{payee}/{period}", response_model=QuotaView, responses=problem_responses(401, 403, 404))
-async def get_quota(payee: str, period: str, uow: UoW, principal: AnyRole) -> QuotaView:
+async def get_quota(payee: str, period: str, uow: UoW, principal: Scoped) -> QuotaView:
     """One payee's quota for one period.
 
     Roles: admin, ops, payroll, manager (their subtree), rep (themselves).

@@ -12,7 +12,7 @@ from provisio_common.deps import UoW
 from provisio_common.money import format_amount
 from provisio_common.problems import problem_responses
 from quota_service.api.attainment import MissingFxView, missing_view
-from quota_service.api.deps import AnyRole, Settings
+from quota_service.api.deps import Scoped, Settings
 from quota_service.service_layer import scorecards
 from quota_service.service_layer.scorecards import KpiLine
 
@@ -76,7 +76,7 @@ def _kpi(line: KpiLine) -> KpiView:
     responses=problem_responses(401, 403, 404, 422),
 )
 async def get_scorecard(
-    subject: str, period: str, uow: UoW, principal: AnyRole, settings: Settings, trend: int = 4
+    subject: str, period: str, uow: UoW, principal: Scoped, settings: Settings, trend: int = 4
 ) -> ScorecardView:
     """Every KPI of the catalogue for `payee:<id>` or `team:<id>` in the period: actual,
     target, attainment (actual / target x 100; target / actual x 100 where lower is
@@ -127,7 +127,7 @@ class LeaderboardView(BaseModel):
     responses=problem_responses(401, 403, 404, 422),
 )
 async def get_leaderboard(
-    kpi: str, period: str, uow: UoW, principal: AnyRole, settings: Settings, team: str | None = None
+    kpi: str, period: str, uow: UoW, principal: Scoped, settings: Settings, team: str | None = None
 ) -> LeaderboardView:
     """The team's members in the period (or every active payee with the role `rep`) ranked by
     one KPI: rank = 1 + the number strictly better (lower is better for sales_cycle_days and

@@ -13,7 +13,7 @@ from provisio_common.deps import UoW
 from provisio_common.events import Amount
 from provisio_common.money import format_amount, plain_decimal
 from provisio_common.problems import problem_responses
-from quota_service.api.deps import Admin, AnyRole, Reader, Settings, put_responses
+from quota_service.api.deps import Admin, Scoped, Settings, TeamReader, put_responses
 from quota_service.domain.targets import Reconciliation, Target
 from quota_service.service_layer import targets
 
@@ -107,7 +107,7 @@ async def put_target(
 
 @router.get("/targets", response_model=list[TargetView], responses=problem_responses(401))
 async def list_targets(
-    uow: UoW, principal: AnyRole, subject: str | None = None, kpi: str | None = None
+    uow: UoW, principal: Scoped, subject: str | None = None, kpi: str | None = None
 ) -> list[TargetView]:
     """The targets the caller may see, by subject, KPI and period; `?subject=`, `?kpi=` filter.
 
@@ -124,7 +124,7 @@ async def list_targets(
 async def reconcile(
     period: str,
     uow: UoW,
-    principal: Reader,
+    principal: TeamReader,
     settings: Settings,
     team: str | None = None,
     kpi: str | None = None,
@@ -148,7 +148,7 @@ async def reconcile(
     response_model=TargetView,
     responses=problem_responses(401, 403, 404, 422),
 )
-async def get_target(subject: str, kpi: str, period: str, uow: UoW, principal: AnyRole) -> TargetView:
+async def get_target(subject: str, kpi: str, period: str, uow: UoW, principal: Scoped) -> TargetView:
     """One target.
 
     Roles: admin, ops, payroll, manager (their subtree, its teams), rep (their own).

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from provisio_common.deps import UoW
 from provisio_common.problems import problem_responses
-from quota_service.api.deps import Admin, AnyRole, put_responses
+from quota_service.api.deps import Admin, AnyRole, Scoped, put_responses
 from quota_service.domain.teams import Membership, Team, TeamIn, TerritoryIn
 from quota_service.service_layer import teams
 
@@ -81,7 +81,7 @@ async def put_team(team_id: str, body: TeamIn, uow: UoW, principal: Admin, respo
 
 
 @router.get("/teams", response_model=list[TeamView], responses=problem_responses(401))
-async def list_teams(uow: UoW, principal: AnyRole) -> list[TeamView]:
+async def list_teams(uow: UoW, principal: Scoped) -> list[TeamView]:
     """The teams the caller may see, by id.
 
     Roles: admin, ops, payroll (every team), manager (teams whose lead and members are all
@@ -91,7 +91,7 @@ async def list_teams(uow: UoW, principal: AnyRole) -> list[TeamView]:
 
 
 @router.get("/teams/{team_id}", response_model=TeamView, responses=problem_responses(401, 403, 404))
-async def get_team(team_id: str, uow: UoW, principal: AnyRole) -> TeamView:
+async def get_team(team_id: str, uow: UoW, principal: Scoped) -> TeamView:
     """One team.
 
     Roles: admin, ops, payroll, manager (a team of their subtree, or theirs), rep (their team).
@@ -102,7 +102,7 @@ async def get_team(team_id: str, uow: UoW, principal: AnyRole) -> TeamView:
 @router.get(
     "/teams/{team_id}/members", response_model=MembersView, responses=problem_responses(401, 403, 404, 422)
 )
-async def team_members(team_id: str, uow: UoW, principal: AnyRole, as_of: date | None = None) -> MembersView:
+async def team_members(team_id: str, uow: UoW, principal: Scoped, as_of: date | None = None) -> MembersView:
     """The team's members on `as_of` (default: today, UTC), by payee.
 
     Roles: admin, ops, payroll, manager (a team of their subtree, or theirs), rep (their team).

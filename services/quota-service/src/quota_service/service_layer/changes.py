@@ -1,5 +1,6 @@
 """What every planning write shares: the unit of work type, and the one sequence that
-stores a change, publishes it and audits it (or does nothing when nothing changed)."""
+stores a change, publishes it and audits it (or does nothing when nothing changed). An
+import stores and publishes each row the same way and audits the file once."""
 
 from __future__ import annotations
 
@@ -29,6 +30,21 @@ def _same(value: Any) -> Any:
     return value
 
 
+async def upsert_publish(
+    uow: QuotaUoW, *, before: T | None, after: T, upsert: Callable[[], Awaitable[Schema | None]]
+) -> bool:
+    """Store `after` in place of `before` and publish the change, in `uow`'s transaction;
+    True if it did. An unchanged value (`before == after`) writes and publishes nothing.
+    `upsert` writes and returns the event to publish (None for records no topic carries:
+    teams, territories, targets)."""
+    if before == after:
+        return False
+    record = await upsert()
+    if record is not None:
+        await uow.publish(record)
+    return True
+
+
 async def upsert_publish_audit(
     uow: QuotaUoW,
     principal: Principal,
@@ -40,15 +56,9 @@ async def upsert_publish_audit(
     entity: str,
     audited: Callable[[T], Any] = _same,
 ) -> bool:
-    """Store `after` in place of `before` and publish and audit the change, in `uow`'s
-    transaction; True if it did. An unchanged value (`before == after`) writes nothing,
-    publishes nothing and audits nothing. `upsert` writes and returns the event to publish
-    (None for records no topic carries: teams, territories, targets); `audited` is how a
-    value appears in the audit log."""
-    if before == after:
+    """`upsert_publish`, and the one audit row of the request when it changed something;
+    `audited` is how a value appears in the audit log. Unchanged: no row."""
+    if not await upsert_publish(uow, before=before, after=after, upsert=upsert):
         return False
-    record = await upsert()
-    if record is not None:
-        await uow.publish(record)
     await uow.audit(principal, action, entity, None if before is None else audited(before), audited(after))
     return True

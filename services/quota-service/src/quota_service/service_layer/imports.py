@@ -3,15 +3,15 @@
 Every row is checked first and every problem reported with its row. A dry run stops
 there and says what a real run would do; a real run with any problem is refused whole
 (422) and writes nothing; otherwise every row is written in ONE transaction, each change
-published (payees.v1, quotas.v1) and audited like its PUT, and the unchanged rows left
-alone.
+published (payees.v1, quotas.v1), the unchanged rows left alone, and the import audited
+once: one row whose `before` and `after` map each changed record's entity (as its PUT
+names it, `payee:ann`) to its value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from provisio_common.auth import Principal
@@ -29,7 +29,7 @@ from quota_service.domain.imports import (
 )
 from quota_service.domain.quotas import Quota
 from quota_service.domain.targets import Target
-from quota_service.service_layer.changes import QuotaUoW, upsert_publish_audit
+from quota_service.service_layer.changes import QuotaUoW, upsert_publish
 
 
 @dataclass
@@ -51,6 +51,36 @@ class ImportReport:
             self.unchanged += 1
         else:
             self.updated += 1
+
+
+@dataclass
+class ImportTrail:
+    """The one audit row of an import: each changed record's entity, before and after."""
+
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
+
+    async def write(
+        self,
+        uow: QuotaUoW,
+        entity: str,
+        before: Any,
+        after: Any,
+        upsert: Callable[[], Awaitable[Any]],
+        shown: Callable[[Any], Any] = lambda value: value,
+    ) -> None:
+        """Store and publish one row's change (nothing when unchanged) and note it as
+        `shown` (amounts as their decimal text)."""
+        if await upsert_publish(uow, before=before, after=after, upsert=upsert):
+            if before is not None:
+                self.before[entity] = shown(before)
+            self.after[entity] = shown(after)
+
+    async def commit(self, uow: QuotaUoW, principal: Principal, action: str, kind: str) -> None:
+        """Audit the import (when it changed anything) and commit it."""
+        if self.after:
+            await uow.audit(principal, action, f"import:{kind}", self.before, self.after)
+        await uow.commit()
 
 
 def _refuse(report: ImportReport) -> ImportReport:
@@ -79,6 +109,7 @@ async def import_payees(uow: QuotaUoW, principal: Principal, text: str, dry_run:
         if report.errors:
             return _refuse(report)
         report.rows = len(parsed)
+        trail = ImportTrail()
         for _, payee_id, payee in parsed:
             record = PayeeRecord(id=payee_id, **payee.model_dump())
             document = record.to_data()
@@ -86,17 +117,10 @@ async def import_payees(uow: QuotaUoW, principal: Principal, text: str, dry_run:
             report.count(before, document)
             if dry_run:
                 continue
-            await upsert_publish_audit(
-                uow,
-                principal,
-                before=before,
-                after=document,
-                upsert=_payee_upsert(uow, record, document),
-                action="payee.import",
-                entity=f"payee:{payee_id}",
-            )
+            upsert = _payee_upsert(uow, record, document)
+            await trail.write(uow, f"payee:{payee_id}", before, document, upsert)
         if not dry_run:
-            await uow.commit()
+            await trail.commit(uow, principal, "payee.import", "payees")
     return report
 
 
@@ -111,6 +135,7 @@ async def import_quotas(uow: QuotaUoW, principal: Principal, text: str, dry_run:
         if report.errors:
             return _refuse(report)
         report.rows = len(parsed)
+        trail = ImportTrail()
         for _, payee, period, amount in parsed:
             held = await uow.repos.quotas.get(payee, period, for_update=True)
             before = None if held is None else held.amount
@@ -118,17 +143,9 @@ async def import_quotas(uow: QuotaUoW, principal: Principal, text: str, dry_run:
             if dry_run:
                 continue
             quota = Quota(payee, period, amount)
-            await _write(
-                uow,
-                principal,
-                before,
-                amount,
-                _quota_upsert(uow, quota),
-                "quota.import",
-                f"quota:{payee}:{period}",
-            )
+            await trail.write(uow, f"quota:{payee}:{period}", before, amount, _quota_upsert(uow, quota), str)
         if not dry_run:
-            await uow.commit()
+            await trail.commit(uow, principal, "quota.import", "quotas")
     return report
 
 
@@ -157,20 +174,6 @@ def _target_upsert(uow: QuotaUoW, target: Target) -> Callable[[], Awaitable[None
     return upsert
 
 
-async def _write(
-    uow: QuotaUoW,
-    principal: Principal,
-    before: Decimal | None,
-    after: Decimal,
-    upsert: Callable[[], Awaitable[Any]],
-    action: str,
-    entity: str,
-) -> None:
-    await upsert_publish_audit(
-        uow, principal, before=before, after=after, upsert=upsert, action=action, entity=entity, audited=str
-    )
-
-
 async def import_targets(uow: QuotaUoW, principal: Principal, text: str, dry_run: bool) -> ImportReport:
     """TARGETS.csv: `subject,kpi,period,value`; each subject (`payee:<id>`, `team:<id>`) must exist."""
     report = ImportReport("targets", dry_run)
@@ -184,6 +187,7 @@ async def import_targets(uow: QuotaUoW, principal: Principal, text: str, dry_run
         if report.errors:
             return _refuse(report)
         report.rows = len(parsed)
+        trail = ImportTrail()
         for _, subject, kpi, period, value in parsed:
             held = await uow.repos.targets.get(subject, kpi, period, for_update=True)
             before = None if held is None else held.value
@@ -191,15 +195,8 @@ async def import_targets(uow: QuotaUoW, principal: Principal, text: str, dry_run
             if dry_run:
                 continue
             target = Target(subject, kpi, period, value)
-            await _write(
-                uow,
-                principal,
-                before,
-                value,
-                _target_upsert(uow, target),
-                "target.import",
-                f"target:{subject}:{kpi}:{period}",
-            )
+            entity = f"target:{subject}:{kpi}:{period}"
+            await trail.write(uow, entity, before, value, _target_upsert(uow, target), str)
         if not dry_run:
-            await uow.commit()
+            await trail.commit(uow, principal, "target.import", "targets")
     return report

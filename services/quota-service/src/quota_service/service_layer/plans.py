@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from provisio_calc import PlanInvalid, load_plan
+from provisio_calc.versions import succession_problems
 from provisio_common.auth import Principal
 from provisio_common.events import PlanVersion
 from provisio_common.problems import Problem, invalid
@@ -14,7 +15,8 @@ from quota_service.service_layer.changes import Put, QuotaUoW, upsert_publish_au
 async def put_plan(uow: QuotaUoW, principal: Principal, plan_id: str, text: str) -> Put[StoredPlanVersion]:
     """Store a new version of a plan (created), or keep the current one if the document is
     unchanged. The whole document is validated first; a bad plan is refused with every
-    problem, each naming its path (`components[2].tiers.bands[1].to`)."""
+    problem, each naming its path (`components[2].tiers.bands[1].to`), and so is a version
+    that changes what all versions of a plan share (currency, timezone, pay_frequency)."""
     try:
         plan = load_plan(text, filename=f"{plan_id}")
     except PlanInvalid as exc:
@@ -28,6 +30,12 @@ async def put_plan(uow: QuotaUoW, principal: Principal, plan_id: str, text: str)
         await uow.repos.plans.lock(plan_id)
         latest = await uow.repos.plans.latest(plan_id)
         stored = latest
+        held = [] if latest is None else [load_plan(latest.source_text, filename=plan_id)]
+        if problems := succession_problems(held, plan):
+            raise invalid(
+                [{"field": p.path, "message": p.message} for p in problems],
+                detail="the plan is not a further version of the stored plan",
+            )
 
         async def add_version() -> PlanVersion:
             nonlocal stored

@@ -9,15 +9,17 @@ import hmac
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
-from deal_ingest.domain.common import FieldError, amount_of, day_of, text_of
+from deal_ingest.domain import limits
+from deal_ingest.domain.common import FieldError, amount_of, day_of, months_of, start_of, text_of
 from deal_ingest.domain.hubspot_changes import DealState, HubSpotEvent
 from provisio_common.events import DealSnapshot
-from provisio_common.money import is_currency_code
+from provisio_common.money import is_currency_code, plain_decimal
 from provisio_common.webhooks import WebhookRefused
 
 TOLERANCE_MS = 5 * 60 * 1000
@@ -89,6 +91,8 @@ SNAPSHOT_FIELDS = (
     "territory",
     "customer",
     "lead_source",
+    "contract_months",
+    "contract_start",
 )
 STATUSES = ("open", "won", "lost", "cancelled")
 DEAL_TYPES = ("new", "renewal", "upsell")
@@ -108,6 +112,9 @@ class HubSpotMapping:
             "hubspot_owner_id": "owner",
             "dealtype": "type",
             "dealstage": "status",
+            # Custom deal properties (create them in HubSpot to use commission expense).
+            "contract_months": "contract_months",
+            "contract_start_date": "contract_start",
         }
     )
     deal_types: Mapping[str, str] = field(
@@ -132,7 +139,7 @@ class HubSpotMapping:
         if text is None:
             return "open" if target == "status" else None
         if target == "amount":
-            return str(amount_of(text, path))
+            return plain_decimal(amount_of(text, path))
         if target in ("close_date", "created_date"):
             return day_of(text, path).isoformat()
         if target == "currency":
@@ -145,6 +152,10 @@ class HubSpotMapping:
             return self.deal_types.get(text)
         if target == "status":
             return self.stages.get(text, "open")
+        if target == "contract_months":
+            return months_of(text, path)
+        if target == "contract_start":
+            return start_of(text, path)
         return text
 
 
@@ -235,3 +246,48 @@ def build_snapshot(
 
 def _instant(millis: int) -> datetime:
     return datetime.fromtimestamp(int(millis) / 1000, UTC)
+
+
+LATEST_MS = int(datetime(limits.LATEST_DAY.year + 1, 1, 1, tzinfo=UTC).timestamp() * 1000)
+
+
+def check_limits(
+    events: Sequence[HubSpotEvent], mapping: HubSpotMapping, *, received_at: datetime, max_ahead: timedelta
+) -> None:
+    """Hold a parsed batch to the door's limits (`deal_ingest.domain.limits`) before anything
+    is stored: ids, property names and values, `occurredAt` (it becomes `changed_at`), and
+    the snapshot fields mapped properties feed. FieldError names the event field (`[3].occurredAt`)."""
+    for i, event in enumerate(events):
+        at = f"[{i}]"
+        for name, value in (
+            ("subscriptionType", event.subscription_type),
+            ("subscriptionId", event.subscription_id),
+            ("eventId", event.event_id),
+            ("objectId", event.object_id),
+        ):
+            limits.check_text(value, f"{at}.{name}")
+        if event.occurred_at >= LATEST_MS:
+            raise FieldError(f"{at}.occurredAt", f"must be before {limits.LATEST_DAY.year + 1}")
+        limits.check_instant(
+            _instant(event.occurred_at), f"{at}.occurredAt", received_at=received_at, max_ahead=max_ahead
+        )
+        if event.property_name is None:
+            continue
+        limits.check_text(event.property_name, f"{at}.propertyName")
+        target = mapping.properties.get(event.property_name)
+        if not isinstance(event.property_value, str):
+            continue
+        path = f"{at}.propertyValue"
+        width = {None: limits.MAX_TEXT_CHARS, "customer": limits.MAX_NAME_CHARS}.get(
+            target, limits.MAX_ID_CHARS
+        )
+        limits.check_text(event.property_value, path, width)
+        read = mapping.read(target, event.property_value, path) if target else None
+        if read is None:
+            continue
+        if target == "amount":
+            limits.check_amount(Decimal(read), path)
+        elif target in ("close_date", "created_date", "contract_start"):
+            limits.check_day(date.fromisoformat(read), path)
+        elif isinstance(read, str):
+            limits.check_text(read, path, width)

@@ -16,23 +16,46 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from deal_ingest.domain.common import FieldError, amount_of, day_of, instant_of, text_of
+from deal_ingest.domain.common import FieldError, amount_of, day_of, instant_of, months_of, start_of, text_of
 from provisio_common.events import ActivityRecord, DealSnapshot
+from provisio_common.money import plain_decimal
 from provisio_common.webhooks import WebhookRefused
 
 STATUSES = {"open": "open", "won": "won", "lost": "lost", "deleted": "cancelled"}
+# Snapshot / activity field -> the Pipedrive field it is read from (for 422s at the limits).
+DEAL_FIELDS = {
+    "external_id": "data.id",
+    "amount": "data.value",
+    "owner": "data.owner_id",
+    "customer": "data.org_id",
+    "changed_at": "data.update_time",
+    "close_date": "data.close_time",
+    "created_date": "data.add_time",
+}
+ACTIVITY_FIELDS = {
+    "external_id": "data.id",
+    "owner": "data.owner_id",
+    "occurred_at": "data.marked_as_done_time",
+    "deal": "data.deal_id",
+}
 ACTIVITY_KINDS = {"call": "call", "meeting": "meeting", "email": "email", "demo": "demo"}
+
+
+def offered_basic_auth(authorization: str | None) -> bytes:
+    """The `user:password` bytes of an `Authorization: Basic …` header, or WebhookRefused
+    (missing, not base64, not ASCII: never a 500)."""
+    scheme, _, encoded = (authorization or "").partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        raise WebhookRefused("missing_credentials", "HTTP basic auth is required")
+    try:
+        return base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise WebhookRefused("bad_credentials", "malformed basic auth") from exc
 
 
 def check_basic_auth(credentials: Sequence[str], authorization: str | None) -> str:
     """Return the user of a matching `user:password` pair, or raise WebhookRefused."""
-    scheme, _, encoded = (authorization or "").partition(" ")
-    if scheme.lower() != "basic" or not encoded:
-        raise WebhookRefused("missing_credentials", "HTTP basic auth is required")
-    try:
-        offered = base64.b64decode(encoded.strip(), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise WebhookRefused("bad_credentials", "malformed basic auth") from exc
+    offered = offered_basic_auth(authorization)
     matched = False
     for pair in credentials:
         # compare every pair, so timing does not tell which user exists
@@ -49,6 +72,15 @@ class Meta:
     entity: str
     entity_id: str | None
     timestamp: datetime | None
+
+
+@dataclass(frozen=True)
+class ContractFields:
+    """The keys of the deal's custom fields (`data.custom_fields`) holding the contract term
+    in months and its start date (Pipedrive names custom fields by a generated key)."""
+
+    months: str = "contract_months"
+    start: str = "contract_start_date"
 
 
 @dataclass(frozen=True)
@@ -80,7 +112,7 @@ def read_meta(payload: Any) -> Meta:
     )
 
 
-def translate(payload: Any, received_at: datetime) -> Translated:
+def translate(payload: Any, received_at: datetime, contract: ContractFields | None = None) -> Translated:
     """Read one v2 delivery; FieldError names the bad field (`data.value`)."""
     meta = read_meta(payload)
     data = payload.get("data")
@@ -98,11 +130,24 @@ def translate(payload: Any, received_at: datetime) -> Translated:
     if previous is not None and not isinstance(previous, dict):
         raise FieldError("previous", "must be an object or null")
     if meta.entity == "deal":
-        return Translated(meta, deal=_deal(data, where, meta, received_at))
+        return Translated(meta, deal=_deal(data, where, meta, received_at, contract or ContractFields()))
     return _activity(data, where, meta)
 
 
-def _deal(data: dict[str, Any], at: str, meta: Meta, received_at: datetime) -> DealSnapshot:
+def _custom(data: dict[str, Any], at: str, key: str) -> tuple[Any, str]:
+    """A custom field's value (bare, or `{"type", "value"}`) and its path."""
+    fields = data.get("custom_fields")
+    if fields is None:
+        return None, f"{at}.custom_fields"
+    if not isinstance(fields, dict):
+        raise FieldError(f"{at}.custom_fields", "must be an object")
+    value = fields.get(key)
+    return (value.get("value") if isinstance(value, dict) else value), f"{at}.custom_fields.{key}"
+
+
+def _deal(
+    data: dict[str, Any], at: str, meta: Meta, received_at: datetime, contract: ContractFields
+) -> DealSnapshot:
     external_id = text_of(data.get("id", meta.entity_id), f"{at}.id", required=True)
     status_text = text_of(data.get("status"), f"{at}.status", required=True)
     if status_text not in STATUSES:
@@ -123,7 +168,7 @@ def _deal(data: dict[str, Any], at: str, meta: Meta, received_at: datetime) -> D
         "external_id": external_id,
         "revision": 1,
         "status": status,
-        "amount": str(amount),
+        "amount": plain_decimal(amount),
         "currency": str(currency).upper(),
         "close_date": day_of(close, f"{at}.{close_field}").isoformat() if close else None,
         "created_date": day_of(data["add_time"], f"{at}.add_time").isoformat()
@@ -132,6 +177,8 @@ def _deal(data: dict[str, Any], at: str, meta: Meta, received_at: datetime) -> D
         "changed_at": changed_at.isoformat(),
         "owner": f"pipedrive:{owner}",
         "customer": text_of(data.get("org_id"), f"{at}.org_id"),
+        "contract_months": months_of(*_custom(data, at, contract.months)),
+        "contract_start": start_of(*_custom(data, at, contract.start)),
     }
     try:
         return DealSnapshot.model_validate(document)

@@ -1,12 +1,17 @@
 """Salesforce: an Opportunity (with line items and splits) from a Flow/Apex callout, and
 Opportunities from Outbound Messages (SOAP), both read into one whole deal snapshot.
 
+Outbound Messages cannot be signed, so their endpoint URL carries HTTP basic auth
+(`https://<org id>:<secret>@host/webhooks/salesforce/outbound`): a per-org secret, checked
+before the body is read, plus the org allow-list and the message's own OrganizationId.
+
 Field names are the sObject API names (`Id`, `Amount`, `StageName`, `IsWon`, ...), the same
 in the callout's JSON and in the Outbound Message's XML.
 """
 
 from __future__ import annotations
 
+import hmac
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,8 +21,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from deal_ingest.domain.common import FieldError, amount_of, day_of, instant_of, text_of
+from deal_ingest.adapters.crm.pipedrive import offered_basic_auth
+from deal_ingest.domain.common import FieldError, amount_of, day_of, instant_of, months_of, start_of, text_of
 from provisio_common.events import DealSnapshot
+from provisio_common.money import plain_decimal
+from provisio_common.webhooks import WebhookRefused
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
@@ -45,6 +53,31 @@ DEAL_TYPES = {
     "renewal": "renewal",
     "upsell": "upsell",
 }
+
+
+def field_names(at: str) -> dict[str, str]:
+    """Snapshot field -> the sObject field it is read from, for an Opportunity at `at` (for
+    422s at the limits, `deal_ingest.domain.limits.namer`)."""
+    return {
+        "external_id": f"{at}.Id",
+        "owner": f"{at}.OwnerId",
+        "amount": f"{at}.Amount",
+        "currency": f"{at}.CurrencyIsoCode",
+        "close_date": f"{at}.CloseDate",
+        "created_date": f"{at}.CreatedDate",
+        "changed_at": f"{at}.LastModifiedDate",
+        "territory": f"{at}.Territory2Id",
+        "customer": f"{at}.AccountId",
+        "lead_source": f"{at}.LeadSource",
+        "contract_start": f"{at}.ContractStartDate__c",
+        "lines": "lineItems",
+        "lines.product": "ProductCode",
+        "lines.amount": "TotalPrice",
+        "lines.margin": "Margin__c",
+        "splits": "splits",
+        "splits.payee": "SplitOwnerId",
+        "splits.share": "SplitPercentage",
+    }
 
 
 def _flag(value: Any, field: str) -> bool | None:
@@ -92,7 +125,7 @@ def opportunity_snapshot(
         "external_id": external_id,
         "revision": 1,
         "status": status,
-        "amount": str(amount),
+        "amount": plain_decimal(amount),
         "currency": (
             text_of(opportunity.get("CurrencyIsoCode"), f"{at}.CurrencyIsoCode") or default_currency
         ),
@@ -106,6 +139,9 @@ def opportunity_snapshot(
         "type": DEAL_TYPES.get(kind.lower()) if kind else None,
         "lines": _lines(line_items),
         "splits": _splits(splits),
+        # Custom Opportunity fields for commission expense (ASC 340-40), when the org has them.
+        "contract_months": months_of(opportunity.get("ContractTerm__c"), f"{at}.ContractTerm__c"),
+        "contract_start": start_of(opportunity.get("ContractStartDate__c"), f"{at}.ContractStartDate__c"),
     }
     try:
         return DealSnapshot.model_validate(document)
@@ -152,10 +188,10 @@ def _lines(items: Any) -> list[dict[str, Any]]:
         )
         line: dict[str, Any] = {
             "product": product,
-            "amount": str(amount_of(item.get("TotalPrice"), f"{at}.TotalPrice")),
+            "amount": plain_decimal(amount_of(item.get("TotalPrice"), f"{at}.TotalPrice")),
         }
         if item.get("Margin__c") not in (None, ""):
-            line["margin"] = str(amount_of(item["Margin__c"], f"{at}.Margin__c"))
+            line["margin"] = plain_decimal(amount_of(item["Margin__c"], f"{at}.Margin__c"))
         lines.append(line)
     return lines
 
@@ -173,7 +209,8 @@ def _splits(splits: Any) -> list[dict[str, Any]]:
         payee = text_of(split.get("SplitOwnerId"), f"{at}.SplitOwnerId", required=True)
         percent = amount_of(split.get("SplitPercentage"), f"{at}.SplitPercentage")
         # Salesforce gives a percentage (60.0); Provisio's share is a fraction (0.6)
-        out.append({"payee": f"salesforce:{payee}", "share": str((percent / Decimal(100)).normalize())})
+        share = plain_decimal((percent / Decimal(100)).normalize())
+        out.append({"payee": f"salesforce:{payee}", "share": share})
     return out
 
 
@@ -189,6 +226,22 @@ class OutboundMessage:
     organization_id: str
     action_id: str | None
     notifications: list[Notification]
+
+
+def check_outbound_auth(credentials: Sequence[str], authorization: str | None) -> str:
+    """The organization (its 15-character id) whose `<org id>:<secret>` pair matches the
+    request's HTTP basic auth (user: the org id, 15 or 18 characters; password: its secret),
+    or WebhookRefused. Every pair is compared, in constant time, whatever matches."""
+    offered = offered_basic_auth(authorization)
+    user, _, password = offered.partition(b":")
+    normalized = user[:15] + b":" + password
+    matched = False
+    for pair in credentials:
+        org, _, secret = pair.partition(":")
+        matched |= hmac.compare_digest(f"{org[:15]}:{secret}".encode(), normalized)
+    if not matched or len(user) < 15:
+        raise WebhookRefused("bad_credentials", "organization id or secret does not match")
+    return user[:15].decode("ascii", errors="replace")
 
 
 def org_allowed(allowed: Sequence[str], organization_id: str) -> bool:
