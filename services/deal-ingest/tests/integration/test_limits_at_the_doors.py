@@ -73,13 +73,28 @@ async def assert_refused(doors: Doors, response: httpx.Response, field: str) -> 
         ("data.close_date", {"close_date": "0001-01-01"}),
         ("data.close_date", {"close_date": "9999-12-31"}),
         ("data.changed_at", {"changed_at": "9999-12-31T00:00:00Z"}),
-        ("data.changed_at", {"changed_at": "2027-02-03T10:15:00"}),
+        ("data.changed_at", {"changed_at": "9999-12-31T00:00:00"}),  # no offset: UTC, still too far
         ("data.lines", {"lines": [{"product": "p", "amount": "1"}] * 101}),
     ],
 )
 async def test_generic_door(doors: Doors, field: str, changes: dict[str, Any]) -> None:
     r = await post(doors, "generic", {"type": "deal.snapshot", "data": {**DEAL, **changes}})
     await assert_refused(doors, r, field)
+
+
+async def test_a_changed_at_without_offset_is_utc_also_on_an_existing_deal(doors: Doors) -> None:
+    deal = {**DEAL, "external_id": "L-naive"}
+    first = await post(doors, "generic", {"type": "deal.snapshot", "data": deal}, msg_id="n-1")
+    assert first.status_code == 202, first.text
+    later = {**deal, "amount": "120.00", "changed_at": "2027-02-03T11:00:00"}  # PLANS.md rule 1
+    second = await post(doors, "generic", {"type": "deal.snapshot", "data": later}, msg_id="n-2")
+    assert second.status_code == 202 and second.json()["outcome"] == "new_revision", second.text
+    older = {**deal, "amount": "90.00", "changed_at": "2027-02-03T09:00:00"}
+    third = await post(doors, "generic", {"type": "deal.snapshot", "data": older}, msg_id="n-3")
+    assert third.status_code == 202, third.text
+    current = (await doors.get("/deals/generic/L-naive")).json()["current"]
+    assert current["amount"] == "120.00"
+    assert datetime.fromisoformat(current["changed_at"]) == datetime(2027, 2, 3, 11, tzinfo=UTC)
 
 
 async def test_an_external_id_with_slashes_is_stored_and_fetchable(doors: Doors) -> None:
