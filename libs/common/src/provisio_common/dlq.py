@@ -21,6 +21,7 @@ from provisio_common.auth import Principal
 from provisio_common.dead_letters import DeadLetter, LetterStatus
 from provisio_common.deps import Admin, Ops, UoW
 from provisio_common.ids import new_id
+from provisio_common.params import RowId
 from provisio_common.problems import Problem, problem_responses
 from provisio_common.uow import UnitOfWork
 
@@ -125,7 +126,7 @@ async def get_dead_letters(
     response_model=DeadLetterView,
     responses=problem_responses(401, 403, 404),
 )
-async def post_replay(letter_id: int, uow: UoW, principal: Admin) -> DeadLetterView:
+async def post_replay(letter_id: RowId, uow: UoW, principal: Admin) -> DeadLetterView:
     """Publish a dead-lettered message back to its source topic (audited). The consumer
     applies it as new; if it fails again it is dead-lettered again, as a new entry.
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from provisio_common import metrics
 from provisio_common.auth import Principal
 from provisio_common.deps import Admin, Ops, UoW
 from provisio_common.outbox import ParkedRow
+from provisio_common.params import RowId
 from provisio_common.problems import Problem, problem_responses
 from provisio_common.uow import UnitOfWork
 
@@ -86,9 +87,7 @@ async def get_parked(
     response_model=Released,
     responses=problem_responses(401, 403, 404, 422),
 )
-async def post_release(
-    row_id: Annotated[int, Path(ge=1, le=2**63 - 1)], uow: UoW, principal: Admin
-) -> Released:
+async def post_release(row_id: RowId, uow: UoW, principal: Admin) -> Released:
     """Hand a parked row, and the parked rows of its key after it, back to the relay
     (audited); it tries them again in order and parks them again if they still cannot go.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -13,7 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from provisio_common.logging import request_id_var
 from provisio_common.transient import is_transient
 
 log = logging.getLogger(__name__)
@@ -147,6 +149,53 @@ def problem_response(problem: Problem, instance: str | None = None) -> JSONRespo
     return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers)
 
 
+def unexpected_problem(exc: Exception) -> Problem:
+    """The answer to an error nothing handled, logged (with the request id the log carries).
+
+    Never a 2xx for a write that did not commit; a passing outage says "retry" (503).
+    """
+    if is_transient(exc):
+        log.warning("request failed on a transient error: %s", exc)
+        return Problem(
+            503, "a database or broker is briefly unavailable; retry", headers={"Retry-After": "1"}
+        )
+    log.error("request failed", exc_info=exc, extra={"request_id": request_id_var.get()})
+    return Problem(500, "internal error; the request changed nothing")
+
+
+def document_problems(openapi: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """Wrap `app.openapi`: every 422 is problem+json, and a route with a body documents 400.
+
+    FastAPI documents its own 422 as `application/json` where a route does not list 422,
+    and answers 400 (not documented) to a body that is not UTF-8; both are problem+json.
+    """
+
+    def documented() -> dict[str, Any]:
+        spec = openapi()
+        problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}}
+        for operations in spec.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"]["content"] = problem
+                if "requestBody" in operation and "400" not in responses:
+                    responses["400"] = {"description": "The body cannot be read (not UTF-8)"}
+                    responses["400"]["content"] = problem
+        return spec
+
+    return documented
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on the request's path (for `Allow`)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of the app an RFC 9457 problem document."""
 
@@ -160,24 +209,17 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return problem_response(
-            Problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {})), request.url.path
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette's `Allow` names the methods of the first route on the path only.
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return problem_response(Problem(exc.status_code, str(exc.detail), headers=headers), request.url.path)
 
     async def on_conflict(request: Request, exc: Exception) -> JSONResponse:
         return problem_response(Problem(409, f"the change was refused: {exc}"), request.url.path)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Never a 2xx for a write that did not commit; a passing outage says "retry".
-        if is_transient(exc):
-            log.warning("request failed on a transient error: %s", exc)
-            problem = Problem(
-                503, "a database or broker is briefly unavailable; retry", headers={"Retry-After": "1"}
-            )
-        else:
-            log.error("request failed", exc_info=exc)
-            problem = Problem(500, "internal error; the request changed nothing")
-        return problem_response(problem, request.url.path)
+        return problem_response(unexpected_problem(exc), request.url.path)
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)

@@ -37,7 +37,13 @@ from provisio_common.logging import request_id_var
 from provisio_common.loop_lag import LoopLagProbe
 from provisio_common.outbox import OutboxRelay
 from provisio_common.outbox_api import router as outbox_router
-from provisio_common.problems import install_problem_handlers
+from provisio_common.params import ParameterGuard, document_parameter_bounds
+from provisio_common.problems import (
+    document_problems,
+    install_problem_handlers,
+    problem_response,
+    unexpected_problem,
+)
 from provisio_common.settings import ServiceSettings
 from provisio_common.tables import SharedTables
 from provisio_common.topics import ensure_topics
@@ -242,6 +248,8 @@ def create_app(
 
     app = FastAPI(title=title, description=description, lifespan=lifespan)
     install_problem_handlers(app)
+    app.add_middleware(ParameterGuard)
+    app.openapi = document_problems(document_parameter_bounds(app.openapi))  # type: ignore[method-assign]
     service_label = title
 
     @app.middleware("http")
@@ -253,6 +261,8 @@ def create_app(
         started = time.perf_counter()
         try:
             response = await call_next(request)
+        except Exception as exc:  # noqa: BLE001 - any unhandled error is a logged problem+json, with the id
+            response = problem_response(unexpected_problem(exc), request.url.path)
         finally:
             request_id_var.reset(token)
         route = request.scope.get("route")

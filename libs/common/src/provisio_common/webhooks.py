@@ -69,16 +69,17 @@ def verify(
         raise WebhookRefused(
             "missing_headers", "webhook-id, webhook-timestamp and webhook-signature are required"
         )
-    try:
-        timestamp = int(ts_text)
-    except ValueError as exc:
-        raise WebhookRefused("bad_timestamp", "webhook-timestamp is not an integer") from exc
+    # Seconds since the epoch in ASCII digits: `int()` would take Unicode digits and 400
+    # digits overflow the float comparison below.
+    if not (ts_text.isascii() and ts_text.isdigit() and len(ts_text) <= 12):
+        raise WebhookRefused("bad_timestamp", "webhook-timestamp is not an integer")
+    timestamp = int(ts_text)
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance_s:
         raise WebhookRefused("stale_timestamp", "webhook-timestamp is outside the 5-minute window")
     offered = [part.partition(",")[2] for part in signature_header.split() if part.startswith("v1,")]
     for secret in secrets_:
         expected = sign(secret, msg_id, timestamp, body).partition(",")[2]
-        if any(hmac.compare_digest(expected, candidate) for candidate in offered):
+        if any(hmac.compare_digest(expected.encode(), c.encode("utf-8", "replace")) for c in offered):
             return msg_id
     raise WebhookRefused("bad_signature", "no signature matches an active secret")

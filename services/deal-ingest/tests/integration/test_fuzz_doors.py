@@ -121,3 +121,55 @@ async def test_arbitrary_signed_bodies_never_5xx_and_never_leave_a_partial_row(d
 
     for run in (bytes_to_every_door, json_to_every_door, hubspot_shaped, pipedrive_shaped):
         await asyncio.to_thread(run)
+
+
+# The authentication headers of the signed doors, each replaced by hostile text: a 400-digit
+# timestamp, Unicode digits (Arabic-Indic, fullwidth), non-ASCII signatures, long ids (NUL
+# and other controls cannot travel in an HTTP header: the client refuses to send them).
+AUTH_HEADERS = {
+    "generic": ("webhook-id", "webhook-timestamp", "webhook-signature"),
+    "salesforce": ("webhook-id", "webhook-timestamp", "webhook-signature"),
+    "hubspot": ("X-HubSpot-Request-Timestamp", "X-HubSpot-Signature-v3"),
+}
+hostile_header_values = st.sampled_from(
+    [
+        "9" * 400,
+        "-" + "9" * 400,
+        "\u0661\u0667\u0660\u0660\u0660\u0660\u0660\u0660\u0660\u0660\u0660\u0660\u0660",
+        "\uff11\uff17\uff10\uff10",
+        "\u00b2\u00b3",
+        "1e308",
+        "v1,\u00e9\u00e9\u00e9",
+        "v1," + "\u00ff" * 44,
+        "\u00e9" * 64,
+        "x" * 6000,
+        "",
+    ]
+) | st.text(st.characters(blacklist_categories=["Cs", "Cc"]), max_size=60).map(lambda text: text.strip(" "))
+
+
+async def test_hostile_authentication_headers_are_refused_with_4xx_never_5xx(doors: Doors) -> None:
+    loop = asyncio.get_running_loop()
+    counter = iter(range(10**9))
+    body = json.dumps({"type": "deal.snapshot", "data": {"external_id": "h"}}).encode()
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        door=st.sampled_from(sorted(AUTH_HEADERS)),
+        which=st.integers(0, 2),
+        value=hostile_header_values,
+    )
+    def hostile_header(door: str, which: int, value: str) -> None:
+        url, sent, headers = signed_request(
+            door, doors.url, secret_of(doors, door), body, msg_id=f"h{next(counter)}"
+        )
+        names = AUTH_HEADERS[door]
+        name = names[which % len(names)]
+        raw = {k.encode(): v.encode() for k, v in headers.items() if k.lower() != name.lower()}
+        raw[name.encode()] = value.encode("utf-8")
+        response = httpx.post(url, content=sent, headers=list(raw.items()), timeout=30)
+        assert 400 <= response.status_code < 500, (door, name, value, response.status_code, response.text)
+        partial = asyncio.run_coroutine_threadsafe(doors.scalar(PARTIAL_ROWS), loop).result()
+        assert partial == 0, (door, name, value)
+
+    await asyncio.to_thread(hostile_header)

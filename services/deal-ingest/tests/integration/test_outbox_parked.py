@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from ingest_doors import SAMPLES_AHEAD_S, Doors
 
 from deal_ingest.adapters.tables import shared
@@ -20,7 +19,6 @@ from deal_ingest.settings import IngestSettings
 from provisio_common.db import create_engine
 from provisio_common.events import Envelope
 from provisio_common.migrations import upgrade
-from provisio_common.outbox import add_to_outbox
 from provisio_common.settings import ProvisioSettings
 from provisio_common.testing.plugin import eventually, serve
 from provisio_common.webhooks import new_secret, signed_headers
@@ -50,8 +48,10 @@ async def queue(doors: Doors, key: str, pad: int) -> int:
     engine = create_engine(doors.settings.database_url)
     try:
         async with engine.begin() as conn:
-            await add_to_outbox(conn, shared.outbox, "deals.v1", key, env.id, env.to_bytes())
-            return int((await conn.execute(sa.text("SELECT max(id) FROM outbox"))).scalar_one())
+            row = shared.outbox.insert().values(
+                event_id=env.id, topic="deals.v1", key=key, payload=env.to_bytes()
+            )
+            return int((await conn.execute(row.returning(shared.outbox.c.id))).scalar_one())
     finally:
         await engine.dispose()
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from deal_ingest.domain.records import LoggedDelivery
 from deal_ingest.service_layer import deliveries as delivery_log
 from deal_ingest.service_layer.replay import replay_snapshots
 from provisio_common.deps import Admin, Ops, UoW
+from provisio_common.params import Name, RowId
 from provisio_common.problems import problem_responses
 
 router = APIRouter(tags=["admin"])
@@ -50,10 +50,10 @@ async def list_deliveries(
     principal: Ops,
     source: str | None = None,
     outcome: str | None = None,
-    since: datetime | None = None,
+    since: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     before: Annotated[
-        int | None, Query(description="cursor: the `id` of the last row of the previous page")
+        RowId | None, Query(description="cursor: the `id` of the last row of the previous page")
     ] = None,
 ) -> DeliveryList:
     """The raw log, newest first: every accepted delivery verbatim with its outcome.
@@ -85,9 +85,9 @@ def _delivery(delivery: LoggedDelivery) -> DeliveryView:
 
 class ReplayRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    source: str = Field(description="generic, hubspot, pipedrive or salesforce (or a generic sub-source)")
-    since: datetime = Field(description="snapshots stored at or after this moment")
-    until: datetime = Field(description="... and before this one")
+    source: Name = Field(description="generic, hubspot, pipedrive or salesforce (or a generic sub-source)")
+    since: AwareDatetime = Field(description="snapshots stored at or after this moment (with an offset)")
+    until: AwareDatetime = Field(description="... and before this one")
 
     @model_validator(mode="after")
     def _ordered(self) -> ReplayRequest:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from provisio_common.deps import UoW
+from provisio_common.params import Version
 from provisio_common.problems import Problem, invalid, problem_responses
 from quota_service.api.deps import Admin, Scoped, put_responses
 from quota_service.domain.plans import FieldChange, StoredPlanVersion
@@ -87,7 +88,9 @@ async def list_plans(uow: UoW, principal: Scoped) -> list[PlanVersionView]:
 @router.get(
     "/plans/{plan_id}", response_model=PlanVersionView, responses=problem_responses(401, 403, 404, 422)
 )
-async def get_plan(plan_id: str, uow: UoW, principal: Scoped, version: int | None = None) -> PlanVersionView:
+async def get_plan(
+    plan_id: str, uow: UoW, principal: Scoped, version: Version | None = None
+) -> PlanVersionView:
     """The latest version of a plan, or `?version=N`.
 
     Roles: admin, ops, payroll, manager (a plan someone in their subtree is assigned to),
@@ -139,8 +142,8 @@ async def diff_plan(
     plan_id: str,
     uow: UoW,
     principal: Scoped,
-    from_version: Annotated[int | None, Query(alias="from", ge=1)] = None,
-    to_version: Annotated[int | None, Query(alias="to", ge=1)] = None,
+    from_version: Annotated[Version | None, Query(alias="from")] = None,
+    to_version: Annotated[Version | None, Query(alias="to")] = None,
 ) -> PlanDiffView:
     """What changed from version `from` to version `to` (defaults: the latest, and the one
     before it): components added and removed (by id), each changed component's fields

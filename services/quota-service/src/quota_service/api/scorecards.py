@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from provisio_common.deps import UoW
@@ -76,7 +76,12 @@ def _kpi(line: KpiLine) -> KpiView:
     responses=problem_responses(401, 403, 404, 422),
 )
 async def get_scorecard(
-    subject: str, period: str, uow: UoW, principal: Scoped, settings: Settings, trend: int = 4
+    subject: str,
+    period: str,
+    uow: UoW,
+    principal: Scoped,
+    settings: Settings,
+    trend: Annotated[int, Query(ge=1, le=scorecards.MAX_TREND)] = 4,
 ) -> ScorecardView:
     """Every KPI of the catalogue for `payee:<id>` or `team:<id>` in the period: actual,
     target, attainment (actual / target x 100; target / actual x 100 where lower is

@@ -44,8 +44,11 @@ Rows = list[tuple[int, dict[str, str]]]
 def read_csv(text: str, required: tuple[str, ...], allowed: tuple[str, ...]) -> tuple[Rows, list[RowError]]:
     """The data rows of a CSV text with their line numbers (blank rows skipped), or the
     header's problems: a required column missing, or a column not in the format."""
-    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
-    header = [h.strip() for h in reader.fieldnames or []]
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    try:
+        header = [h.strip() for h in reader.fieldnames or []]
+    except csv.Error as exc:
+        return [], [RowError(1, "header", f"not CSV: {exc}")]
     reader.fieldnames = header
     errors = [RowError(1, c, "missing column") for c in required if c not in header]
     errors += [

@@ -70,12 +70,13 @@ def verify_v3(
     timestamp = headers.get(TIMESTAMP_HEADER)
     if not signature or not timestamp:
         raise WebhookRefused("missing_headers", f"{SIGNATURE_HEADER} and {TIMESTAMP_HEADER} are required")
-    if not timestamp.isdigit():
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 15):  # not "²", not 400 digits
         raise WebhookRefused("bad_timestamp", f"{TIMESTAMP_HEADER} is not epoch milliseconds")
     if abs(now_ms - int(timestamp)) > TOLERANCE_MS:
         raise WebhookRefused("stale_timestamp", f"{TIMESTAMP_HEADER} is outside the 5-minute window")
     for secret in client_secrets:
-        if hmac.compare_digest(sign_v3(secret, method, uri, body, timestamp), signature.strip()):
+        expected = sign_v3(secret, method, uri, body, timestamp).encode()
+        if hmac.compare_digest(expected, signature.strip().encode("utf-8", "replace")):
             return
     raise WebhookRefused("bad_signature", "no signature matches an active client secret")
 
