@@ -8,11 +8,17 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ingest_doors import Doors
 
 from provisio_cli.send import signed_request
+
+# Hypothesis draws in a worker thread while the service runs on the event loop; anything the
+# service (aiokafka's jitter, ids) takes from `random` meanwhile makes hypothesis warn that
+# `random` was used inside a strategy. Our strategies do not use it.
+pytestmark = pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20) | st.decimals(allow_nan=False, places=2),
