@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from provisio_common.audit import AuditEntry, AuditFilter, decode_cursor, encode_cursor
 from provisio_common.deps import Ops, UoW
+from provisio_common.params import Instant
 from provisio_common.problems import invalid, problem_responses
 from provisio_common.uow import UnitOfWork
 
@@ -71,8 +72,8 @@ async def get_audit(
     entity: str | None = None,
     actor: str | None = None,
     action: str | None = None,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: AwareDatetime | None = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
     after: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> AuditPage:

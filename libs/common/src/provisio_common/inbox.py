@@ -22,6 +22,7 @@ happens, so no message of the batch is ever skipped by a later commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import time
@@ -126,6 +127,10 @@ class InboxConsumer:
         self.batch_size = batch_size
         self._outage_backoff_s = 0.0
         self._paused_until = 0.0
+        # Offsets applied but not yet committed (a commit failed, e.g. during a rebalance):
+        # committed again on the next poll, even one that fetches nothing.
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._lag_labels: set[TopicPartition] = set()
 
     def parse(self, msg: ConsumerRecord) -> Parsed:
         """The envelope, the payload of its schema and its handler; UnreadableMessage otherwise."""
@@ -273,16 +278,33 @@ class InboxConsumer:
         )
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        """Commit offsets after the DB commit; a failure is harmless (the inbox dedupes)."""
+        """Commit offsets after the DB commit. A failure is harmless (the inbox dedupes what
+        comes again) but is not forgotten: the offsets are committed again on the next poll,
+        so an idle partition does not keep an old offset (and a lag) until its next message."""
+        for tp, offset in offsets.items():
+            self._uncommitted[tp] = max(offset, self._uncommitted.get(tp, 0))
+        await self._commit_pending()
+
+    async def _commit_pending(self) -> None:
+        if not self._uncommitted:
+            return
+        # Only partitions this consumer still holds: another member now commits the rest.
+        held = self.consumer.assignment()
+        pending = {tp: offset for tp, offset in self._uncommitted.items() if tp in held}
         try:
-            await self.consumer.commit(offsets)
-        except Exception as exc:  # noqa: BLE001 - the next delivery is a duplicate the inbox ignores
-            log.warning("offset commit failed: %s", exc)
+            if pending:
+                await self.consumer.commit(pending)
+        except Exception as exc:  # noqa: BLE001 - kept, and tried again on the next poll
+            log.warning("offset commit failed (tried again on the next poll): %s", exc)
+            self._uncommitted = pending
+            return
+        self._uncommitted = {}
 
     async def poll_once(self, timeout_ms: int = 500) -> int:
         """Fetch one batch, process it in partition order, commit; return messages applied
         or dead-lettered. On an interruption, rewind and pause (see the module docstring)."""
         self._resume_if_due()
+        await self._commit_pending()
         batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=500)
         done: dict[TopicPartition, int] = {}
         try:
@@ -339,7 +361,14 @@ class InboxConsumer:
             self.consumer.resume(*paused)
 
     async def _record_lag(self) -> None:
-        for tp in self.consumer.assignment():
+        """Lag per held partition; a partition no longer held loses its series (another
+        member reports it), rather than keeping the last value it had here."""
+        held = self.consumer.assignment()
+        for tp in self._lag_labels - held:
+            with contextlib.suppress(KeyError):
+                metrics.CONSUMER_LAG.remove(self.service, self.name, tp.topic, str(tp.partition))
+        self._lag_labels &= held
+        for tp in held:
             highwater = self.consumer.highwater(tp)
             if highwater is None:
                 continue
@@ -347,6 +376,7 @@ class InboxConsumer:
             metrics.CONSUMER_LAG.labels(self.service, self.name, tp.topic, str(tp.partition)).set(
                 max(highwater - position, 0)
             )
+            self._lag_labels.add(tp)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set."""

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+
+import aiokafka.client
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.protocol.metadata import MetadataRequest
 
 from provisio_common.settings import ProvisioSettings
+
+# Our clients never create a topic by asking for its metadata (the Java clients'
+# `allow.auto.create.topics=false`; compose and Strimzi also turn `auto.create.topics.enable`
+# off on the broker). Topics are created only by `topics.ensure_topics`, with the catalogue's
+# partitions and compaction: a broker that restarted empty would otherwise re-create a topic
+# with its own default partition count the moment a producer or consumer looked it up.
+# aiokafka has no setting for it; its client builds every metadata request from this name.
+aiokafka.client.MetadataRequest = functools.partial(MetadataRequest, allow_auto_topic_creation=False)
 
 # What a record batch adds around one message's value: the batch header (61 bytes),
 # the record's framing and its key (a deal key is at most ~1.6 KB of UTF-8: two 200-character
@@ -29,6 +41,8 @@ def make_producer(settings: ProvisioSettings) -> AIOKafkaProducer:
         enable_idempotence=settings.kafka_idempotent_producer,
         linger_ms=2,
         max_request_size=settings.kafka_max_message_bytes,
+        metadata_max_age_ms=settings.kafka_metadata_max_age_ms,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
     )
 
 
@@ -44,6 +58,8 @@ def make_consumer(settings: ProvisioSettings, group: str, topics: list[str]) -> 
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         max_poll_interval_ms=300_000,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        metadata_max_age_ms=settings.kafka_metadata_max_age_ms,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
     )
 
 

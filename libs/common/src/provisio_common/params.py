@@ -9,13 +9,15 @@ OpenAPI states the same bound (`document_parameter_bounds`), so schema and code 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import annotated_types as at
-from pydantic import StringConstraints
+from pydantic import AwareDatetime, BeforeValidator, StringConstraints
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from provisio_common.problems import invalid, problem_response
@@ -36,6 +38,23 @@ SmallCount = Annotated[int, at.Interval(ge=0, le=INTEGER_MAX)]
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 """A name or id in a body: 1-200 characters, no NUL (Postgres `text` cannot store it)."""
+
+
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _iso_only(value: object) -> object:
+    # pydantic also reads "-12123370" as a Unix time; the OpenAPI promises a date-time string.
+    if isinstance(value, str) and not _ISO_DATETIME.match(value):
+        raise ValueError("must be an ISO 8601 date-time with an offset, e.g. 2027-01-31T23:00:00Z")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+"""A moment in a query: an ISO 8601 date-time with its offset (never a bare number)."""
+
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
+"""A date-time in a query, offset optional (the route says what a naive one means)."""
 
 
 def _problem(value: str, name: str) -> str | None:

@@ -33,6 +33,13 @@ class ProvisioSettings(BaseSettings):
     kafka_heartbeat_interval_ms: int = 500
     # How long the broker may hold a fetch waiting for data: the latency floor of a hop.
     kafka_fetch_max_wait_ms: int = 100
+    # How often clients refresh topic metadata unasked: how soon a consumer sees a topic
+    # re-created (a broker that lost its data) or given more partitions. Kafka's 5 min is
+    # long for that; a metadata request is cheap.
+    kafka_metadata_max_age_ms: int = Field(default=10_000, ge=1000)
+    # How long a produce or fetch request may wait for the broker before it is retried: how
+    # soon the outbox relay notices a broker that went away (aiokafka's 40 s by default).
+    kafka_request_timeout_ms: int = Field(default=15_000, ge=1000)
     # The largest message (record batch) a producer sends: the producer's max_request_size,
     # and what deal-ingest derives its envelope limit from (`provisio_common.kafka`). 1 MiB
     # fits Apache Kafka's default `message.max.bytes` (1048588); raise both together. The

@@ -9,9 +9,10 @@ from typing import Any
 import asyncpg
 import pytest
 import sqlalchemy.exc as sa_exc
-from aiokafka.errors import KafkaConnectionError, UnknownTopicOrPartitionError
-from aiokafka.structs import ConsumerRecord
+from aiokafka.errors import CommitFailedError, KafkaConnectionError, UnknownTopicOrPartitionError
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
+from provisio_common import metrics
 from provisio_common.events import Envelope, Schema
 from provisio_common.inbox import InboxConsumer, PoisonMessage
 from provisio_common.routes import Route
@@ -140,3 +141,74 @@ def test_what_counts_as_transient() -> None:
     assert not is_transient(OSError("no errno: a bug, not an outage"))
     assert is_transient(UnknownTopicOrPartitionError()) == UnknownTopicOrPartitionError.retriable
     assert not is_transient(asyncpg.exceptions.UniqueViolationError("duplicate key"))
+
+
+class Held:
+    """The Kafka consumer as the inbox consumer sees it between polls: the partitions it
+    holds, their high-water marks and positions, and commits that fail while told to."""
+
+    def __init__(self, held: set[TopicPartition]) -> None:
+        self.held = held
+        self.failing = 0
+        self.commits: list[dict[TopicPartition, int]] = []
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.held)
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        if self.failing:
+            self.failing -= 1
+            raise CommitFailedError("the group is rebalancing")
+        self.commits.append(dict(offsets))
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
+        return {}
+
+    def paused(self) -> set[TopicPartition]:
+        return set()
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return 10
+
+    async def position(self, tp: TopicPartition) -> int:
+        return 7
+
+
+def inbox_on(kafka: Held) -> InboxConsumer:
+    consumer, _, _ = consumer_with(None)
+    consumer.consumer = kafka
+    return consumer
+
+
+async def test_a_failed_offset_commit_is_retried_on_the_next_poll_for_partitions_still_held() -> None:
+    p0, p1 = TopicPartition(DEALS.name, 0), TopicPartition(DEALS.name, 1)
+    kafka = Held({p0, p1})
+    consumer = inbox_on(kafka)
+    kafka.failing = 1
+    await consumer.commit({p0: 5, p1: 9})
+    assert kafka.commits == []
+    kafka.held = {p0}  # p1 went to another member in the rebalance: it commits p1 now
+    await consumer.poll_once(timeout_ms=0)  # nothing fetched, the commit is tried again
+    assert kafka.commits == [{p0: 5}]
+    await consumer.poll_once(timeout_ms=0)
+    assert kafka.commits == [{p0: 5}]  # once
+
+
+def lag_series() -> set[tuple[str, ...]]:
+    return {
+        (s.labels["consumer"], s.labels["partition"])
+        for metric in metrics.CONSUMER_LAG.collect()
+        for s in metric.samples
+        if s.labels.get("service") == "test"
+    }
+
+
+async def test_the_lag_of_a_partition_no_longer_held_is_no_longer_reported_here() -> None:
+    p0, p1 = TopicPartition(DEALS.name, 0), TopicPartition(DEALS.name, 1)
+    kafka = Held({p0, p1})
+    consumer = inbox_on(kafka)
+    await consumer.poll_once(timeout_ms=0)
+    assert lag_series() >= {("c", "0"), ("c", "1")}
+    kafka.held = {p0}
+    await consumer.poll_once(timeout_ms=0)
+    assert {p for c, p in lag_series() if c == "c"} == {"0"}

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import APIRouter
 
-from provisio_common.params import BIGINT_MAX, INTEGER_MAX, MAX_PARAMETER_CHARS, RowId, Version
+from provisio_common.params import BIGINT_MAX, INTEGER_MAX, MAX_PARAMETER_CHARS, Instant, RowId, Version
 from provisio_common.problems import PROBLEM_JSON
 from provisio_common.service import ServiceRuntime, create_app
 
@@ -19,9 +19,9 @@ router = APIRouter()
 
 @router.get("/things/{thing_id}")
 async def get_thing(
-    thing_id: RowId, version: Version | None = None, name: str | None = None
+    thing_id: RowId, version: Version | None = None, name: str | None = None, since: Instant | None = None
 ) -> dict[str, str]:
-    return {"thing": str(thing_id)}
+    return {"thing": str(thing_id), "since": since.isoformat() if since else ""}
 
 
 @router.put("/things/{thing_id}")
@@ -54,6 +54,9 @@ def client() -> httpx.AsyncClient:
         (f"/things/1?name={'x' * (MAX_PARAMETER_CHARS + 1)}", "name"),
         ("/things/1?name=a&name=b", "name"),
         ("/things/a%00b", "path"),
+        ("/things/1?since=-12123370", "since"),  # pydantic alone reads it as a Unix time
+        ("/things/1?since=1700000000", "since"),
+        ("/things/1?since=2027-01-31T10:00:00", "since"),  # no offset
     ],
 )
 async def test_a_bad_parameter_is_a_422_naming_it(url: str, field: str) -> None:
@@ -66,8 +69,12 @@ async def test_a_bad_parameter_is_a_422_naming_it(url: str, field: str) -> None:
 
 async def test_bounded_parameters_within_range_are_served() -> None:
     async with client() as c:
-        r = await c.get(f"/things/{BIGINT_MAX}", params={"version": INTEGER_MAX, "name": "x" * 512})
+        r = await c.get(
+            f"/things/{BIGINT_MAX}",
+            params={"version": INTEGER_MAX, "name": "x" * 512, "since": "2027-01-31T10:00:00+01:00"},
+        )
     assert r.status_code == 200, r.text
+    assert r.json()["since"] == "2027-01-31T10:00:00+01:00"
 
 
 async def test_the_openapi_states_the_bounds_and_every_422_is_problem_json() -> None:

@@ -12,7 +12,7 @@ from deal_ingest.domain.records import LoggedDelivery
 from deal_ingest.service_layer import deliveries as delivery_log
 from deal_ingest.service_layer.replay import replay_snapshots
 from provisio_common.deps import Admin, Ops, UoW
-from provisio_common.params import Name, RowId
+from provisio_common.params import Instant, Name, RowId
 from provisio_common.problems import problem_responses
 
 router = APIRouter(tags=["admin"])
@@ -50,7 +50,7 @@ async def list_deliveries(
     principal: Ops,
     source: str | None = None,
     outcome: str | None = None,
-    since: AwareDatetime | None = None,
+    since: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     before: Annotated[
         RowId | None, Query(description="cursor: the `id` of the last row of the previous page")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -10,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from deal_ingest.service_layer import deals
 from provisio_common.deps import Ops, UoW
+from provisio_common.params import IsoDatetime
 from provisio_common.problems import problem_responses
 
 router = APIRouter(tags=["deals"])
@@ -72,7 +72,7 @@ async def list_deals(
     principal: Ops,
     status: str | None = None,
     owner: str | None = None,
-    changed_since: datetime | None = None,
+    changed_since: IsoDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[str | None, Query(description="cursor: the last `deal` of the previous page")] = None,
 ) -> DealList:
