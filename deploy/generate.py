@@ -766,6 +766,13 @@ def service_manifest(service: str) -> str:
         env += [
             _secret_env(var, "provisio-secrets", key, not required) for var, key, required in WEBHOOK_SECRETS
         ]
+    if service == "calc-engine":
+        # POST /recompute asks its producers what they published (DESIGN.md §4); the
+        # NetworkPolicy provisio-calc-to-producers admits exactly this flow.
+        env += [
+            {"name": "PROVISIO_DEAL_INGEST_URL", "value": "http://deal-ingest"},
+            {"name": "PROVISIO_QUOTA_SERVICE_URL", "value": "http://quota-service"},
+        ]
     env_from = [{"configMapRef": {"name": "provisio-config"}}]
     tmp = {"name": "tmp", "mountPath": "/tmp"}
     deployment = {

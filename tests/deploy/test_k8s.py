@@ -207,12 +207,36 @@ def test_autoscaling_stays_within_the_partitions(overlays: Objects, overlay: str
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_network_policies_allow_only_the_designed_flows(overlays: Objects, overlay: str) -> None:
     policies = _of(overlays[overlay], "NetworkPolicy")
-    selected = [
-        p
-        for p in policies.values()
-        if p["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/component": "provisio-service"}}
+    component = {"app.kubernetes.io/component": "provisio-service"}
+    # Every policy selects Provisio's pods only (some narrow it to named services).
+    assert all(
+        component.items() <= p["spec"]["podSelector"]["matchLabels"].items() for p in policies.values()
+    )
+    narrowed = {
+        name: p["spec"]["podSelector"]
+        for name, p in policies.items()
+        if p["spec"]["podSelector"] != {"matchLabels": component}
+    }
+    producers = {
+        "key": "app.kubernetes.io/name",
+        "operator": "In",
+        "values": ["deal-ingest", "quota-service"],
+    }
+    calc = {"matchLabels": {**component, "app.kubernetes.io/name": "calc-engine"}}
+    # The one flow between services: calc-engine asks deal-ingest and quota-service (POST /recompute).
+    assert narrowed == {
+        "provisio-producers-from-calc-engine": {"matchLabels": component, "matchExpressions": [producers]},
+        "provisio-calc-engine-to-producers": calc,
+    }
+    assert policies["provisio-producers-from-calc-engine"]["spec"]["ingress"] == [
+        {"from": [{"podSelector": calc}], "ports": [{"port": "http", "protocol": "TCP"}]}
     ]
-    assert len(selected) == len(policies)
+    assert policies["provisio-calc-engine-to-producers"]["spec"]["egress"] == [
+        {
+            "to": [{"podSelector": {"matchLabels": component, "matchExpressions": [producers]}}],
+            "ports": [{"port": 8080, "protocol": "TCP"}],
+        }
+    ]
     deny = policies["provisio-default-deny"]["spec"]
     assert (
         sorted(deny["policyTypes"]) == ["Egress", "Ingress"]
@@ -225,7 +249,7 @@ def test_network_policies_allow_only_the_designed_flows(overlays: Objects, overl
         for rule in p["spec"].get("egress", [])
         for port in rule.get("ports", [])
     }
-    assert egress_ports == ({53, 5432, 9092, 443} if overlay == "prod" else {53, 5432, 9092})
+    assert egress_ports == ({53, 5432, 9092, 8080, 443} if overlay == "prod" else {53, 5432, 9092, 8080})
     [kafka] = _of(overlays[overlay], "Kafka").values()
     [listener] = kafka["spec"]["kafka"]["listeners"]
     assert listener["networkPolicyPeers"] == [

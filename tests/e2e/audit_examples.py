@@ -225,6 +225,12 @@ async def quota_payee(svc: Service, payee_id: str = "boss") -> str:
     return name
 
 
+async def republish(svc: Service) -> Example:
+    payee = await quota_payee(svc)
+    body = {"payees": [payee], "quotas": [f"{payee}:2027-Q1"], "fx_rates": ["2027-01-01:EUR:USD"]}
+    return Example("POST", "/admin/republish", "admin", "ada", json=body)
+
+
 async def put_plan(svc: Service) -> Example:
     plan_id = unique("plan")
     return Example(
@@ -445,6 +451,7 @@ EXAMPLES: dict[str, dict[Route, Builder]] = {
         ("POST", "/import/payees"): import_payees,
         ("POST", "/import/quotas"): import_quotas,
         ("POST", "/import/targets"): import_targets,
+        ("POST", "/admin/republish"): republish,
     },
     "payout-service": {
         **COMMON,

@@ -66,7 +66,14 @@ async def stack(fresh_db: CreateDb, base_settings: ProvisioSettings) -> AsyncIte
             urls[label] = await exits.enter_async_context(serve(apps[label]))
 
         await start("ingest", IngestSettings, INGEST_MIGRATIONS, ingest_app, generic_webhook_secrets=[secret])
-        await start("calc", CalcSettings, CALC_MIGRATIONS, calc_app)
         await start("quota", QuotaSettings, QUOTA_MIGRATIONS, quota_app)
+        await start(
+            "calc",
+            CalcSettings,
+            CALC_MIGRATIONS,
+            calc_app,
+            deal_ingest_url=urls["ingest"],
+            quota_service_url=urls["quota"],
+        )
         await start("payout", PayoutSettings, PAYOUT_MIGRATIONS, payout_app)
         yield Stack(urls["ingest"], urls["calc"], urls["quota"], urls["payout"], base_settings, secret, apps)

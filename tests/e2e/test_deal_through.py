@@ -127,7 +127,16 @@ async def test_won_deal_reaches_the_reps_statement_and_cancellation_reverses_it(
         ).json()
         assert [Decimal(e["amount"]) for e in ledger] == [Decimal("125"), Decimal("-125")]
         recompute = await client.post(f"{stack.calc}/recompute", headers=auth(stack, "admin", "admin-1"))
-        assert recompute.json() == {"posted": 0}
+        assert recompute.json() == {
+            "posted": 0,
+            "inputs": {
+                "checked": True,
+                "reason": None,
+                "differences": dict.fromkeys(("deal_revisions", "plans", "payees", "quotas", "fx_rates"), 0),
+                "asked_again": False,
+                "healed": True,
+            },
+        }
 
 
 async def test_statements_need_a_token_and_a_rep_sees_only_their_own(stack: Stack) -> None:

@@ -257,6 +257,7 @@ REQUESTS: dict[str, dict[Route, Callable[[Service], Awaitable[Example]]]] = {
         ("GET", "/deals"): get("/deals"),
         ("GET", "/deals/{source}/{external_id}"): get("/deals/generic/D-RBAC"),
         ("GET", "/deliveries"): get("/deliveries"),
+        ("GET", "/admin/published-revisions"): get("/admin/published-revisions"),
     },
     "calc-engine": {
         ("GET", "/ledger"): get("/ledger"),
@@ -286,6 +287,7 @@ REQUESTS: dict[str, dict[Route, Callable[[Service], Awaitable[Example]]]] = {
         ("GET", "/attainment/{payee}/{period}"): get(f"/attainment/{TARGET}/{PERIOD}"),
         ("GET", "/scorecards/{subject}/{period}"): get(f"/scorecards/payee:{TARGET}/{PERIOD}"),
         ("GET", "/leaderboards/{kpi}/{period}"): get(f"/leaderboards/revenue/{PERIOD}"),
+        ("GET", "/admin/published"): get("/admin/published"),
     },
     "payout-service": {
         ("GET", "/statements/{payee}"): get(f"/statements/{TARGET}"),

@@ -190,6 +190,13 @@ class MemoryDeals(Deals):
     async def held(self) -> list[HeldDeal]:
         return [self.held_deals[deal] for deal in sorted(self.held_deals)]
 
+    @override
+    async def revision_numbers(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for deal, revision in sorted(self.kept):
+            out.setdefault(deal, []).append(revision)
+        return out
+
 
 class MemoryActivities(Activities):
     def __init__(self) -> None:

@@ -163,6 +163,19 @@ class MemoryDeals(Deals):
             if key[0] == source and since <= stored_at < until
         ]
 
+    @override
+    async def published_revisions(
+        self, after: tuple[str, str] | None, limit: int
+    ) -> list[tuple[str, str, list[int]]]:
+        out = []
+        for key in sorted(self.revision_rows):
+            published = sorted(
+                r.revision for r in self.revision_rows[key] if (*key, r.revision) not in self.kept_back
+            )
+            if published and (after is None or key > after):
+                out.append((key[0], key[1], published))
+        return out[:limit]
+
 
 class MemoryActivities(Activities):
     def __init__(self) -> None:

@@ -115,6 +115,13 @@ def check_differential(ns: argparse.Namespace) -> int:
     )
 
 
+def check_faults(ns: argparse.Namespace) -> int:
+    """`provisio check-faults`: the fault suite on a throwaway stack (figures; 1 on any loss)."""
+    from provisio_cli.faults import run
+
+    return run(seed=ns.seed, deal_count=ns.deals, outage_s=ns.outage)
+
+
 def serve(ns: argparse.Namespace) -> int:
     """`provisio serve`: run one service in the foreground."""
     module = {

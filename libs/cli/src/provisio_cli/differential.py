@@ -34,7 +34,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -118,21 +118,31 @@ class _People:
     refs: dict[str, str]  # payee id -> its CRM reference, for those that have one
 
 
-def scenario(seed: int, *, namespace: str, histories: bool = True, as_of: date | None = None) -> Scenario:
+def scenario(
+    seed: int,
+    *,
+    namespace: str,
+    histories: bool = True,
+    as_of: date | None = None,
+    deal_count: int | None = None,
+    teams: int | None = None,
+) -> Scenario:
     """The scenario of `seed`, everything named under `namespace` (letters and digits).
 
     With `histories=False` every deal keeps only its last snapshot (the same deals
     otherwise): the control case, where arrival order and history cannot matter.
-    `as_of` defaults to today (UTC), like calc-engine.
+    `as_of` defaults to today (UTC), like calc-engine. `deal_count` (default: 10-30,
+    drawn) and `teams` (default: 1-2 managers, drawn) scale a scenario up, e.g. the fault
+    suite's 2,000 deals over a dozen teams; left out, a seed's scenario is what it always was.
     """
     if not namespace.isalnum():
         raise ValueError(f"namespace must be letters and digits, got {namespace!r}")
     rng = random.Random(seed)
     plan_id = f"diff-{namespace}"
     plan = _plan(rng, namespace, plan_id)
-    people = _people(rng, namespace, plan_id)
+    people = _people(rng, namespace, plan_id, teams)
     quotas = _quotas(rng, people, plan["period"])
-    deals = _deals(rng, namespace, plan, people)
+    deals = _deals(rng, namespace, plan, people, deal_count)
     if not histories:
         deals = {key: history[-1:] for key, history in deals.items()}
     currencies = {snap["currency"] for history in deals.values() for snap in history}
@@ -278,15 +288,16 @@ def _components(rng: random.Random, period: str) -> list[dict[str, Any]]:
     return [_tiers(rng, period), *_extra_components(rng)]
 
 
-def _people(rng: random.Random, ns: str, plan_id: str) -> _People:
-    """Managers (role manager, maybe under a second-level manager) over 2-4 reps each."""
+def _people(rng: random.Random, ns: str, plan_id: str, team_count: int | None = None) -> _People:
+    """Managers (role manager, maybe under a second-level manager) over 2-4 reps each;
+    `team_count` managers when given (else 1, or 1-2 under a second-level manager)."""
     assignment = [{"plan": plan_id}]
     payees: list[dict[str, Any]] = []
     top: str | None = None
     if rng.random() < 0.5:
         top = f"{ns}-vp"
         payees.append({"id": top, "name": "VP Sales", "roles": ["manager"], "assignments": assignment})
-    teams = rng.choice([1, 2]) if top else 1
+    teams = team_count if team_count is not None else rng.choice([1, 2]) if top else 1
     managers: list[str] = []
     reps: list[str] = []
     refs: dict[str, str] = {}
@@ -408,10 +419,12 @@ def _close_utc_edge(rng: random.Random, zone: ZoneInfo) -> tuple[str, datetime]:
 
 
 def _close_naive(rng: random.Random, zone: ZoneInfo) -> tuple[str, datetime]:
-    """A timestamp without offset (UTC by rule 1), late on a month's last day."""
+    """Late on a month's last day in UTC, written `+00:00`: what was once sent without an
+    offset (UTC by rule 1); the doors now refuse a timestamp without one (422)."""
     month = rng.randint(1, 12)
     naive = datetime(YEAR, month, calendar.monthrange(YEAR, month)[1], rng.choice([22, 23]), 30)
-    return naive.isoformat(), naive.replace(tzinfo=UTC)
+    moment = naive.replace(tzinfo=UTC)
+    return moment.isoformat(), moment
 
 
 def _close_outside(rng: random.Random, zone: ZoneInfo) -> tuple[str, datetime]:
@@ -591,10 +604,10 @@ def _history(
 
 
 def _deals(
-    rng: random.Random, ns: str, plan: Mapping[str, Any], people: _People
+    rng: random.Random, ns: str, plan: Mapping[str, Any], people: _People, count: int | None = None
 ) -> dict[str, list[dict[str, Any]]]:
     deals: dict[str, list[dict[str, Any]]] = {}
-    for n in range(1, rng.randint(10, 30) + 1):
+    for n in range(1, (count if count is not None else rng.randint(10, 30)) + 1):
         history = _history(rng, ns, n, plan, people)
         deals[f"{history[0]['source']}:{history[0]['external_id']}"] = history
     return deals
@@ -667,6 +680,7 @@ class Expected:
     ledger: dict[tuple[str, str, str], Decimal]
     statements: dict[tuple[str, str], StatementRow]
     exceptions: set[ExceptionKey]
+    deals: dict[str, Decimal] = field(default_factory=dict)  # each deal's sum over every line
 
 
 @dataclass(frozen=True)
@@ -737,8 +751,14 @@ def expected(scenario: Scenario) -> Expected:
         explain=False,
     )
     known = scenario.payee_ids
+    per_deal: dict[str, list[Decimal]] = {}
+    for ln in result.lines:
+        for entry in ln.entries if ln.payee in known else ():
+            if entry.deal is not None:
+                per_deal.setdefault(entry.deal, []).append(entry.amount)
     return Expected(
         currency=plan.currency,
+        deals={deal: exact_sum(amounts) for deal, amounts in per_deal.items()},
         ledger={(ln.payee, ln.component, ln.period): ln.earned for ln in result.lines if ln.payee in known},
         statements={
             (p.payee, p.pay_period): StatementRow(
@@ -787,6 +807,7 @@ class View:
     ledger: dict[tuple[str, str, str], Decimal]
     statements: dict[tuple[str, str], StatementRow]
     exceptions: set[ExceptionKey]
+    deals: dict[str, Decimal] = field(default_factory=dict)  # each deal's ledger sum
 
 
 @dataclass
@@ -805,6 +826,7 @@ class _Sent:
     deal_events: int = 0  # deal-ingest's new_revision answers: one deals.v1 event each
     accepted: set[str] = field(default_factory=set)  # deals deal-ingest took a snapshot of
     problems: list[str] = field(default_factory=list)
+    taken: list[Delivery] = field(default_factory=list)  # the deliveries deal-ingest took, in order
 
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
@@ -864,27 +886,42 @@ def _dead_lettered(samples: Samples) -> float:
 
 
 class _Client:
-    """The calls the check makes, with the admin token."""
+    """The calls the check makes, with the admin token.
 
-    def __init__(self, http: httpx.AsyncClient, urls: Urls, creds: Credentials) -> None:
+    With `patience_s`, a request is sent again like a CRM retries a delivery, for up to
+    that long: while the connection fails (the service is down) or the answer is 502, 503
+    or 504 (its database is down); the fault suite's stream uses it."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, urls: Urls, creds: Credentials, *, patience_s: float = 0.0
+    ) -> None:
         self.http = http
         self.urls = urls
         self.creds = creds
         self.admin = {"Authorization": f"Bearer {creds.admin_token}"}
+        self.patience_s = patience_s
 
     async def request(self, method: str, url: str, **kwargs: Any) -> tuple[httpx.Response, int]:
-        """One request, sent again (at most twice) when the connection fails, e.g. a
-        keep-alive connection the server closed meanwhile; returns the answer and the
-        number of attempts. Every call the check makes may be repeated safely (PUTs are
-        idempotent, a webhook is sent again with its webhook-id)."""
-        for attempt in range(1, 4):
+        """One request, sent again (at most twice, or for `patience_s`) when the connection
+        fails, e.g. a keep-alive connection the server closed meanwhile; returns the answer
+        and the number of attempts. Every call the check makes may be repeated safely (PUTs
+        are idempotent, a webhook is sent again with its webhook-id)."""
+        deadline = time.monotonic() + self.patience_s
+        attempt = 0
+        while True:
+            attempt += 1
+            patient = time.monotonic() < deadline
             try:
-                return await self.http.request(method, url, **kwargs), attempt
+                response = await self.http.request(method, url, **kwargs)
             except httpx.TransportError:
-                if attempt == 3:
+                if attempt >= 3 and not patient:
                     raise
-                await asyncio.sleep(0.2 * attempt)
-        raise AssertionError("unreachable")
+                await asyncio.sleep(min(0.2 * attempt, 1.0))
+                continue
+            if response.status_code in (502, 503, 504) and patient:
+                await asyncio.sleep(min(0.2 * attempt, 1.0))
+                continue
+            return response, attempt
 
     async def put(self, url: str, body: Any, sent: _Sent) -> None:
         headers = {**self.admin, "content-type": "application/json"}
@@ -929,6 +966,7 @@ class _Client:
             sent.problems.append(f"delivery {delivery.msg_id} answered {r.status_code}: {r.text[:300]}")
         if r.status_code == 202 or (duplicate and attempts > 1):
             sent.accepted.add(delivery.deal)
+            sent.taken.append(delivery)
         if r.status_code == 202 and outcome == "new_revision":
             sent.deal_events += 1
 
@@ -974,6 +1012,7 @@ async def _read_view(
     that fails leaves its part out, so the rest still shows."""
     urls = client.urls
     parts: dict[tuple[str, str, str], list[Decimal]] = {}
+    per_deal: dict[str, list[Decimal]] = {}
     ledger_count: dict[str, int] = {}
     statements: dict[tuple[str, str], StatementRow] = {}
     statement_count: dict[str, int] = {}
@@ -995,6 +1034,8 @@ async def _read_view(
             for e in entries:
                 if e["plan"] == scenario.plan_id:
                     parts.setdefault((payee, e["component"], e["period"]), []).append(Decimal(e["amount"]))
+                    if e["deal"] is not None:
+                        per_deal.setdefault(e["deal"], []).append(Decimal(e["amount"]))
         answer = await read(f"{urls.payout}/statements/{payee}")
         for row in answer["pay_periods"] if answer is not None else []:
             statement_count[payee] = statement_count.get(payee, 0) + row["entries"]
@@ -1011,7 +1052,8 @@ async def _read_view(
         if _ours(scenario, e)
     }
     ledger = {key: exact_sum(amounts) for key, amounts in parts.items()}
-    return View(ledger, statements, exceptions), ledger_count, statement_count, problems
+    deals = {deal: exact_sum(amounts) for deal, amounts in per_deal.items()}
+    return View(ledger, statements, exceptions, deals), ledger_count, statement_count, problems
 
 
 def _ours(scenario: Scenario, e: Mapping[str, Any]) -> bool:
@@ -1055,17 +1097,21 @@ async def _settle(
     baseline: dict[str, float] | None,
     timeout_s: float,
     interval_s: float,
+    also: Callable[[], Awaitable[list[str]]] | None = None,
 ) -> tuple[View, list[str]]:
     """Poll until two consecutive polls at least `interval_s` apart both find nothing to
     wait for and show the same view. Gives up (returning the last view and why it is not
     settled) after `timeout_s` without any progress (a poll that differs from the one
-    before), or after 10 x `timeout_s` in all: a busy stack may take long, a stuck one not."""
+    before), or after 10 x `timeout_s` in all: a busy stack may take long, a stuck one not.
+    `also` adds reasons to wait of the caller's own (the fault suite's)."""
     started = time.monotonic()
     last_progress = started
     previous: _Poll | None = None
     while True:
         try:
             poll = await _poll(client, scenario, sent, baseline)
+            if also is not None:
+                poll = _Poll(poll.view, poll.waiting + await also())
         except (_NotReady, httpx.HTTPError, ValueError) as exc:
             poll = _Poll(previous.view if previous else View({}, {}, set()), [str(exc)])
         if not poll.waiting and previous is not None and not previous.waiting and poll.view == previous.view:
@@ -1141,8 +1187,9 @@ def compare(expected: Expected, observed: Observed) -> list[str]:
     """Every difference, human readable: the key, what the engine says, what the services show.
 
     A key only one side has counts as 0 on the other (a line that earns 0 may have no
-    ledger entry; a pay period whose entries net to 0 may show or not). Ledger sums and
-    statement `earned`/`non_cash` are compared exactly, `payable` as the rounded string.
+    ledger entry; a pay period whose entries net to 0 may show or not). Ledger sums per
+    (payee, component, period) and per deal (over every line) and statement
+    `earned`/`non_cash` are compared exactly, `payable` as the rounded string.
     """
     out = [f"service: {p}" for p in observed.problems]
     view = observed.view
@@ -1150,6 +1197,10 @@ def compare(expected: Expected, observed: Observed) -> list[str]:
         want, got = expected.ledger.get(key, ZERO), view.ledger.get(key, ZERO)
         if want != got:
             out.append(f"ledger {'/'.join(key)}: expected {_text(want)}, observed {_text(got)}")
+    for deal in sorted(set(expected.deals) | set(view.deals)):
+        want, got = expected.deals.get(deal, ZERO), view.deals.get(deal, ZERO)
+        if want != got:
+            out.append(f"deal {deal}: expected {_text(want)}, observed {_text(got)}")
     zero = _minor(ZERO, expected.currency)
     for pay_key in sorted(set(expected.statements) | set(view.statements)):
         want_row = expected.statements.get(pay_key, StatementRow(ZERO, ZERO, zero))

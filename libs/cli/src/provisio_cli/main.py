@@ -6,6 +6,7 @@ provisio send-deal ...                  sign and send a deal to the generic webh
 provisio calc ...                       the offline plan engine (PLANS.md contract)
 provisio bench                          the benchmarks (make bench)
 provisio check-differential --seeds N   random scenarios through a throwaway stack vs the engine
+provisio check-faults                   kill -9, broker restart, Postgres outage, poison: 0 lost?
 """
 
 from __future__ import annotations
@@ -72,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         "only each deal's last snapshot, in order (checks the harness)",
     )
     differential.add_argument("--verbose", action="store_true", help="describe each failing scenario")
+    faults = sub.add_parser(
+        "check-faults",
+        help="kill, restart and starve a throwaway stack under a stream of deals; count what was lost",
+    )
+    faults.add_argument("--seed", type=int, default=13, help="the stream's and the fault points' seed")
+    faults.add_argument("--deals", type=int, default=2000, help="deals in the stream")
+    faults.add_argument("--outage", type=float, default=30, help="seconds Postgres stays down")
     serve = sub.add_parser("serve", help="run one service in the foreground")
     serve.add_argument("service", choices=["deal-ingest", "calc-engine", "quota-service", "payout-service"])
     ns = parser.parse_args(args)

@@ -259,6 +259,9 @@ class Stack:
             "PROVISIO_SALESFORCE_OUTBOUND_SECRETS": config["webhook_secrets"]["salesforce-outbound"],
             "PROVISIO_KAFKA_SESSION_TIMEOUT_MS": "6000",
             "PROVISIO_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+            # calc-engine's POST /recompute asks these what they published (DESIGN.md §4).
+            "PROVISIO_DEAL_INGEST_URL": f"http://{HOST}:{ports['deal-ingest']}",
+            "PROVISIO_QUOTA_SERVICE_URL": f"http://{HOST}:{ports['quota-service']}",
         }
 
     def _wait_ready(self, name: str, url: str, timeout_s: float = 90) -> None:

@@ -27,6 +27,7 @@ from provisio_common import metrics
 from provisio_common.access import PUBLIC
 from provisio_common.audit_api import router as audit_router
 from provisio_common.auth import TokenVerifier
+from provisio_common.body_guard import JsonBodyGuard
 from provisio_common.db import create_engine, session_factory
 from provisio_common.dlq import router as dlq_router
 from provisio_common.events import Schema
@@ -248,6 +249,7 @@ def create_app(
 
     app = FastAPI(title=title, description=description, lifespan=lifespan)
     install_problem_handlers(app)
+    app.add_middleware(JsonBodyGuard)
     app.add_middleware(ParameterGuard)
     app.openapi = document_problems(document_parameter_bounds(app.openapi))  # type: ignore[method-assign]
     service_label = title

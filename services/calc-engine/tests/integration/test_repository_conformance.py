@@ -193,6 +193,17 @@ async def test_held_deals_are_listed_by_deal(new_uow: CalcUoWFactory) -> None:
     assert held == [f"{prefix}-a", f"{prefix}-b", f"{prefix}-c"]
 
 
+async def test_the_revision_numbers_held_are_listed_per_deal(new_uow: CalcUoWFactory) -> None:
+    one, two = unique("generic:numbers-1"), unique("generic:numbers-2")
+    async with new_uow() as uow:
+        for deal, revision in ((one, 3), (one, 1), (two, 2)):
+            await uow.repos.deals.add_revision(deal, revision, snapshot(deal, revision, None), None)
+        await uow.commit()
+    async with new_uow() as uow:
+        numbers = await uow.repos.deals.revision_numbers()
+    assert (numbers[one], numbers[two]) == ([1, 3], [2])
+
+
 # ---------------------------------------------------------------------------- activities
 
 

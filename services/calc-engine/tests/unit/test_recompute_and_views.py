@@ -27,6 +27,7 @@ from fastapi import FastAPI
 from calc_engine.api import deals, ledger
 from calc_engine.service_layer.queries import current_exceptions, held_deals, ledger_entries
 from calc_engine.service_layer.reconcile import recompute
+from calc_engine.settings import CalcSettings
 from provisio_common.auth import Principal, Role, TokenVerifier, mint_token
 from provisio_common.deps import unit_of_work
 from provisio_common.problems import install_problem_handlers
@@ -125,6 +126,7 @@ async def client(store: CalcStore) -> AsyncIterator[httpx.AsyncClient]:
         return fake_uow(store)
 
     app.dependency_overrides[unit_of_work] = uow
+    app.dependency_overrides[ledger.calc_settings] = lambda: CalcSettings(environment="test")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://calc") as client:
         yield client
 
@@ -170,7 +172,17 @@ async def test_get_exceptions_and_deals_answer_as_before(client: httpx.AsyncClie
 
 async def test_post_recompute_answers_what_it_posted(client: httpx.AsyncClient) -> None:
     response = await client.post("/recompute", headers=auth("admin"))
-    assert (response.status_code, response.json()) == (200, {"posted": 0})
+    assert response.status_code == 200
+    assert response.json() == {
+        "posted": 0,
+        "inputs": {
+            "checked": False,
+            "reason": "PROVISIO_DEAL_INGEST_URL and PROVISIO_QUOTA_SERVICE_URL are not set",
+            "differences": {},
+            "asked_again": False,
+            "healed": True,
+        },
+    }
 
 
 async def test_only_admins_recompute_and_only_admin_or_ops_read(client: httpx.AsyncClient) -> None:

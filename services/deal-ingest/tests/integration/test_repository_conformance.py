@@ -242,6 +242,29 @@ class TestDeals:
         assert [d.external_id for d in window] == ["in-a", "in-b", "updated"]
         assert window[2].document["revision"] == 2
 
+    async def test_published_revisions_are_every_deals_published_ones_in_key_order(
+        self, backend: Backend, unique: str
+    ) -> None:
+        async with backend() as uow:
+            deals = uow.repos.deals
+            await deals.add_revision(snapshot(unique, "b", 1), 1, current=True)
+            await deals.add_revision(snapshot(unique, "b", 2, day=4), 1, current=True, published=False)
+            await deals.add_revision(snapshot(unique, "b", 3, day=5), 1, current=True)
+            await deals.add_revision(snapshot(unique, "a", 1), 1, current=True)
+            await deals.add_revision(snapshot(unique, "c", 1), 1, current=True, published=False)
+            await deals.add_revision(snapshot(f"{unique}z", "a", 1), 1, current=True)
+            await uow.commit()
+        async with backend() as uow:
+            deals = uow.repos.deals
+            first = await deals.published_revisions((unique, ""), 2)
+            rest = await deals.published_revisions((unique, "b"), 1)
+            await deals.mark_published(unique, "b", 2)
+            await uow.commit()
+        assert first == [(unique, "a", [1]), (unique, "b", [1, 3])]
+        assert rest == [(f"{unique}z", "a", [1])]  # c published nothing
+        async with backend() as uow:
+            assert await uow.repos.deals.published_revisions((unique, "a"), 1) == [(unique, "b", [1, 2, 3])]
+
 
 class TestActivities:
     async def test_an_activity_is_kept_once(self, backend: Backend, unique: str) -> None:

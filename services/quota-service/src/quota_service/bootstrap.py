@@ -9,7 +9,19 @@ from fastapi import FastAPI
 from provisio_common.service import ServiceRuntime, create_app
 from quota_service.adapters.repositories import sql_repositories
 from quota_service.adapters.tables import shared
-from quota_service.api import attainment, fx, imports, me, payees, plans, quotas, scorecards, targets, teams
+from quota_service.api import (
+    attainment,
+    fx,
+    imports,
+    me,
+    payees,
+    plans,
+    published,
+    quotas,
+    scorecards,
+    targets,
+    teams,
+)
 from quota_service.consumers.spec import consumers
 from quota_service.settings import QuotaSettings
 
@@ -45,5 +57,6 @@ def build_app(settings: QuotaSettings | None = None) -> FastAPI:
             attainment.router,
             scorecards.router,
             imports.router,
+            published.router,
         ],
     )

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calc_engine.adapters.tables import (
@@ -141,6 +141,10 @@ class Deals(ABC):
     @abstractmethod
     async def held(self) -> list[HeldDeal]:
         """Every deal with its held revision and status, by deal."""
+
+    @abstractmethod
+    async def revision_numbers(self) -> dict[str, list[int]]:
+        """Every deal and the numbers of the revisions of it held, ascending."""
 
 
 class Activities(ABC):
@@ -395,6 +399,12 @@ class SqlDeals(Deals):
     async def held(self) -> list[HeldDeal]:
         rows = (await self.session.execute(sa.select(deals).order_by(deals.c.deal))).all()
         return [HeldDeal(r.deal, r.revision, r.status) for r in rows]
+
+    async def revision_numbers(self) -> dict[str, list[int]]:
+        t = deal_revisions
+        numbers = sa.func.array_agg(aggregate_order_by(t.c.revision, t.c.revision))
+        rows = (await self.session.execute(sa.select(t.c.deal, numbers.label("n")).group_by(t.c.deal))).all()
+        return {r.deal: list(r.n) for r in rows}
 
 
 class SqlActivities(Activities):

@@ -165,15 +165,22 @@ async def reconcile_all(
     return total
 
 
-async def recompute(uow: CalcUoW, principal: Principal, as_of: date | None = None) -> int:
+async def recompute(
+    uow: CalcUoW, principal: Principal, as_of: date | None = None, inputs: Mapping[str, int] | None = None
+) -> int:
     """Recompute every plan from its current inputs, post any difference and commit, audited
-    (also when nothing was posted: who checked the ledger, and when); return the entries
-    posted (0 on a consistent ledger)."""
+    (also when nothing was posted: who checked the ledger, and when; with the `inputs`
+    differences found before, if any were looked for); return the entries posted (0 on a
+    consistent ledger)."""
     async with uow:
         cause_event = f"recompute:{new_id()}"
         posted = await reconcile_all(uow, cause_event=cause_event, as_of=as_of)
         await uow.audit(
-            principal, "ledger.recompute", "ledger", None, {"posted": posted, "cause_event": cause_event}
+            principal,
+            "ledger.recompute",
+            "ledger",
+            None,
+            {"posted": posted, "cause_event": cause_event, "inputs": dict(inputs or {})},
         )
         await uow.commit()
     return posted

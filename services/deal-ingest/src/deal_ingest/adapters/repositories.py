@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from typing_extensions import override
 
@@ -100,6 +100,13 @@ class Deals(ABC):
     @abstractmethod
     async def stored_between(self, source: str, since: datetime, until: datetime) -> list[CurrentDeal]:
         """Lock and return the deals of `source` whose snapshot was stored in [since, until)."""
+
+    @abstractmethod
+    async def published_revisions(
+        self, after: tuple[str, str] | None, limit: int
+    ) -> list[tuple[str, str, list[int]]]:
+        """(source, external_id, revisions published, ascending) of every deal, ordered by
+        (source, external_id), after the cursor, at most `limit` deals."""
 
 
 class Activities(ABC):
@@ -340,6 +347,25 @@ class SqlDeals(Deals):
             )
         ).all()
         return [CurrentDeal(r.source, r.external_id, r.document) for r in rows]
+
+    @override
+    async def published_revisions(
+        self, after: tuple[str, str] | None, limit: int
+    ) -> list[tuple[str, str, list[int]]]:
+        t = deal_revisions
+        revisions = sa.func.array_agg(aggregate_order_by(t.c.revision, t.c.revision))
+        query = (
+            sa.select(t.c.source, t.c.external_id, revisions.label("revisions"))
+            .where(t.c.published)
+            .group_by(t.c.source, t.c.external_id)
+            .order_by(t.c.source, t.c.external_id)
+        )
+        if after:
+            query = query.where(
+                sa.tuple_(t.c.source, t.c.external_id) > sa.tuple_(sa.literal(after[0]), sa.literal(after[1]))
+            )
+        rows = (await self.session.execute(query.limit(limit))).all()
+        return [(r.source, r.external_id, list(r.revisions)) for r in rows]
 
 
 class SqlActivities(Activities):

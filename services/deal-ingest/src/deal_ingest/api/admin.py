@@ -6,12 +6,13 @@ import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from deal_ingest.domain.records import LoggedDelivery
 from deal_ingest.service_layer import deliveries as delivery_log
-from deal_ingest.service_layer.replay import replay_snapshots
+from deal_ingest.service_layer.replay import published_revisions, replay_deals, replay_snapshots
 from provisio_common.deps import Admin, Ops, UoW
+from provisio_common.inputs import MAX_DEALS_PER_REQUEST, PublishedRevisionsPage
 from provisio_common.params import Instant, Name, RowId
 from provisio_common.problems import problem_responses
 
@@ -83,21 +84,46 @@ def _delivery(delivery: LoggedDelivery) -> DeliveryView:
     return view
 
 
+# `source:external_id`, each part within the door's limit of 200 characters.
+DealKey = Annotated[str, StringConstraints(min_length=3, max_length=401, pattern=r"^[^:\x00]+:[^\x00]+$")]
+
+
 class ReplayRequest(BaseModel):
+    """Either a window of one source (`source`, `since`, `until`: the current snapshot of
+    each deal stored in it) or `deals` (every published revision of each one named)."""
+
     model_config = ConfigDict(extra="forbid")
-    source: Name = Field(description="generic, hubspot, pipedrive or salesforce (or a generic sub-source)")
-    since: AwareDatetime = Field(description="snapshots stored at or after this moment (with an offset)")
-    until: AwareDatetime = Field(description="... and before this one")
+    source: Name | None = Field(
+        default=None, description="generic, hubspot, pipedrive or salesforce (or a generic sub-source)"
+    )
+    since: AwareDatetime | None = Field(
+        default=None, description="snapshots stored at or after this moment (with an offset)"
+    )
+    until: AwareDatetime | None = Field(default=None, description="... and before this one")
+    deals: list[DealKey] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_DEALS_PER_REQUEST,
+        description="deal keys (`source:external_id`): every published revision of each",
+    )
 
     @model_validator(mode="after")
-    def _ordered(self) -> ReplayRequest:
+    def _one_form(self) -> ReplayRequest:
+        window = (self.source, self.since, self.until)
+        if self.deals is not None:
+            if any(v is not None for v in window):
+                raise ValueError("give either deals or source, since and until")
+            return self
+        if any(v is None for v in window):
+            raise ValueError("give source, since and until (or deals)")
+        assert self.since is not None and self.until is not None
         if self.until <= self.since:
             raise ValueError("until must be after since")
         return self
 
 
 class ReplayAnswer(BaseModel):
-    """How many current snapshots were queued again, and their deal keys."""
+    """How many deals were queued again, and their keys."""
 
     republished: int
     deals: list[str]
@@ -105,11 +131,37 @@ class ReplayAnswer(BaseModel):
 
 @router.post("/admin/replay", response_model=ReplayAnswer, responses=problem_responses(401, 403, 422))
 async def replay(request: ReplayRequest, uow: UoW, principal: Admin) -> ReplayAnswer:
-    """Re-publish, through the outbox, the current snapshot of every deal of one source
-    whose snapshot was stored in [since, until): heals a broker that lost data. Consumers
-    drop a revision they already hold, so a replay never changes a number twice. Audited.
+    """Re-publish through the outbox either the current snapshot of every deal of one source
+    whose snapshot was stored in [since, until) (heals a broker that lost data), or every
+    published revision of the `deals` named (heals a consumer that lost one; calc-engine's
+    `POST /recompute` asks for it). Consumers drop a revision they already hold, so a replay
+    never changes a number twice. Audited.
 
     Roles: admin.
     """
-    keys = await replay_snapshots(uow, principal, request.source, request.since, request.until)
+    if request.deals is not None:
+        keys = await replay_deals(uow, principal, request.deals)
+    else:
+        assert request.source is not None and request.since is not None and request.until is not None
+        keys = await replay_snapshots(uow, principal, request.source, request.since, request.until)
     return ReplayAnswer(republished=len(keys), deals=keys)
+
+
+@router.get(
+    "/admin/published-revisions",
+    response_model=PublishedRevisionsPage,
+    responses=problem_responses(401, 403, 422),
+)
+async def get_published_revisions(
+    uow: UoW,
+    principal: Ops,
+    after: Annotated[str | None, Query(description="cursor: the last `deal` of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_DEALS_PER_REQUEST)] = 1000,
+) -> PublishedRevisionsPage:
+    """Every deal's published revisions (`source:external_id` -> revision numbers), in key
+    order: what every consumer of `deals.v1` must hold. calc-engine's `POST /recompute`
+    compares it with its own and asks `POST /admin/replay` for what it lacks.
+
+    Roles: admin, ops.
+    """
+    return await published_revisions(uow, after, limit)
