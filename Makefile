@@ -31,8 +31,11 @@ logs:
 status: venv
 	-$(PROVISIO) status --state $(STATE)
 
+# Two workers (pytest-xdist), each module on one worker (its shared fixtures start once): the
+# fault suite's twelve minutes run beside the rest. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 test: lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 bench: venv
 	$(PROVISIO) bench
