@@ -31,14 +31,15 @@ logs:
 status: venv
 	-$(PROVISIO) status --state $(STATE)
 
-# Two workers (pytest-xdist), each module on one worker (its shared fixtures start once): the
-# fault suite's twelve minutes run beside the rest. PYTEST_WORKERS=0 runs in one process.
+# Two workers (pytest-xdist), each module on one worker (its shared fixtures start once), in
+# collection order, where the fault suite comes first (tests/fault/conftest.py): its twelve
+# minutes run beside the rest. PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= 2
 test: lint
-	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: venv
-	$(PROVISIO) bench
+	$(PROVISIO) bench --state $(STATE)
 
 # Seeded random scenarios through a throwaway stack (shuffled, retried, duplicated
 # webhooks), compared to the cent with the plan engine; exits 1 on any difference.
