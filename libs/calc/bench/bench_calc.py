@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import random
 import resource
 import subprocess
@@ -86,6 +87,19 @@ def full_recompute(count: int) -> None:
         f"{len(result.payouts):,} payouts; peak RSS {peak_rss_mb():,.0f} MB",
         flush=True,
     )
+    _result(
+        {
+            "kind": "full",
+            "deals": count,
+            "deals_per_s": round(count / elapsed),
+            "rss_mb": round(peak_rss_mb()),
+        }
+    )
+
+
+def _result(figures: dict[str, object]) -> None:
+    """One machine-readable line for `provisio bench` (results.json)."""
+    print(f"RESULT {json.dumps(figures)}", flush=True)
 
 
 def incremental(history: int, probes: int = 2000) -> None:
@@ -139,6 +153,15 @@ def incremental(history: int, probes: int = 2000) -> None:
         f"deal, {cancelled * 1e6:6.1f} µs per cancellation; peak RSS "
         f"{peak_rss_mb():,.0f} MB",
         flush=True,
+    )
+    _result(
+        {
+            "kind": "incremental",
+            "deals_held": history,
+            "per_deal_ms": round(won * 1000, 4),
+            "per_cancellation_ms": round(cancelled * 1000, 4),
+            "rss_mb": round(peak_rss_mb()),
+        }
     )
 
 

@@ -93,16 +93,27 @@ def replay(ns: argparse.Namespace) -> int:
 
 
 def bench(ns: argparse.Namespace) -> int:
-    """The plan engine benchmark (libs/calc/bench) then the end-to-end one."""
+    """The plan engine benchmark (libs/calc/bench), then the end-to-end one; the figures
+    printed and written to `<state>/bench/results.json`."""
+    from provisio_cli.bench import run
+    from provisio_cli.bench_results import engine_figures, results, write
+
     script = Path(__file__).resolve().parents[3] / "calc" / "bench" / "bench_calc.py"
     status = 0
+    lines: list[str] = []
     if script.exists():
-        status = subprocess.call([sys.executable, str(script)])
+        with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True) as calc:
+            assert calc.stdout is not None
+            for line in calc.stdout:
+                lines.append(line)
+                if not line.startswith("RESULT "):
+                    print(line, end="", flush=True)
+        status = calc.returncode
     else:
         print(f"(no plan engine benchmark at {script})")
-    from provisio_cli.bench import run
-
-    run(deals=ns.deals)
+    e2e = run(deals=ns.deals)
+    path = write(results(e2e, engine_figures(lines)), Path(ns.state))
+    print(f"\nresults: {path}")
     return status
 
 
