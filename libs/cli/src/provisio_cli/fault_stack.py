@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +19,7 @@ from provisio_cli.bench import PORT_VARS
 from provisio_cli.differential import Credentials, Urls
 from provisio_cli.stack import Stack
 from provisio_common.auth import mint_token
-from provisio_common.embedded import EmbeddedPostgres, free_port, pid_alive, stop_pid
+from provisio_common.embedded import EmbeddedPostgres, free_port, pid_alive, reap, stop_pid
 from provisio_common.settings import ProvisioSettings
 
 
@@ -109,19 +108,9 @@ class FaultStack:
 
 
 def _reap(pid: int, timeout_s: float = 30.0) -> None:
-    """Wait until a stopped child is gone (collect its exit status, or let the subprocess
-    module's own clean-up collect it): a zombie still counts as alive by its pid."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done == pid:
-                return
-        except ChildProcessError:
-            if not pid_alive(pid):
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"pid {pid} did not exit within {timeout_s}s")
+    """Wait until a stopped child is gone; raise if it is not."""
+    if not reap(pid, timeout_s):
+        raise RuntimeError(f"pid {pid} did not exit within {timeout_s}s")
 
 
 @contextmanager

@@ -64,23 +64,31 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def stop_pid(pid: int, timeout_s: float = 10.0) -> None:
-    """SIGTERM a process we started, SIGKILL it if it does not leave in time."""
-    if not pid_alive(pid):
-        return
-    os.kill(pid, signal.SIGTERM)
+def reap(pid: int, timeout_s: float) -> bool:
+    """Wait until a process that was told to stop is gone: collect its exit status when it
+    is our child (a zombie still counts as alive by its pid), or see its pid vanish; False
+    if it is still there after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             done, _ = os.waitpid(pid, os.WNOHANG)
             if done == pid:
-                return
+                return True
         except ChildProcessError:
             pass
         if not pid_alive(pid):
-            return
+            return True
         time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
+    return False
+
+
+def stop_pid(pid: int, timeout_s: float = 10.0) -> None:
+    """SIGTERM a process we started, SIGKILL it if it does not leave in time."""
+    if not pid_alive(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    if not reap(pid, timeout_s):
+        os.kill(pid, signal.SIGKILL)
 
 
 def _pg_bin(name: str) -> Path:
