@@ -31,6 +31,7 @@ from calc_engine.consumers.spec import consumers
 from calc_engine.domain.ledger import LedgerEntry, PostingKey
 from calc_engine.domain.model import HeldDeal, PlanException, RunScope, StoredPlan
 from provisio_calc import CalcException, FxRate, Quota
+from provisio_common.audit import AuditRecord
 from provisio_common.events import (
     ActivityRecord,
     DealSnapshot,
@@ -44,7 +45,7 @@ from provisio_common.events import (
 )
 from provisio_common.routes import outgoing, schema_of
 from provisio_common.testing.fakes import FakeStore, FakeUnitOfWork
-from provisio_common.uow import AuditRecord, InboxMark
+from provisio_common.uow import InboxMark
 
 
 class MemoryPlans(Plans):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -23,12 +23,10 @@ PREFIX_WILDCARD = "*"
 
 
 @dataclass(frozen=True)
-class AuditEntry:
-    """One audit row as stored: who (`actor`, `role`), did what (`action`), to which
-    `entity`, the state `before` and `after`, in which request, when."""
+class AuditRecord:
+    """Who did what to which entity, with the state before and after (what
+    `UnitOfWork.audit` writes)."""
 
-    id: int
-    at: datetime
     actor: str
     role: str
     action: str
@@ -36,6 +34,14 @@ class AuditEntry:
     before: Any
     after: Any
     request_id: str | None
+
+
+@dataclass(frozen=True)
+class AuditEntry(AuditRecord):
+    """One audit row as stored: the record, its `id` (insertion order) and when (`at`)."""
+
+    id: int
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -113,10 +119,9 @@ class SqlAuditLog(AuditLog):
         if where.below is not None:
             query = query.where(c.id < where.below)
         rows = (await self.session.execute(query)).all()
-        return [AuditEntry(**{name: getattr(r, name) for name in _FIELDS}) for r in rows]
+        return [AuditEntry(**{f.name: getattr(r, f.name) for f in fields(AuditEntry)}) for r in rows]
 
 
-_FIELDS = ("id", "at", "actor", "role", "action", "entity", "before", "after", "request_id")
 _CURSOR_TAG = "audit:"
 
 

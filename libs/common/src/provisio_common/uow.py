@@ -26,7 +26,7 @@ import sqlalchemy.exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from provisio_common.audit import AuditLog, SqlAuditLog
+from provisio_common.audit import AuditLog, AuditRecord, SqlAuditLog
 from provisio_common.auth import Principal
 from provisio_common.dead_letters import DeadLetters, SqlDeadLetters
 from provisio_common.events import Envelope, Schema
@@ -38,19 +38,6 @@ from provisio_common.tables import SharedTables
 
 R = TypeVar("R")
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    """Who did what to which entity, with the state before and after."""
-
-    actor: str
-    role: str
-    action: str
-    entity: str
-    before: Any
-    after: Any
-    request_id: str | None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from provisio_common.audit import AuditRecord
 from provisio_common.auth import Principal
 from provisio_common.db import create_engine, session_factory
 from provisio_common.dead_letters import DeadLetter
@@ -22,7 +23,7 @@ from provisio_common.problems import CommitConflict
 from provisio_common.settings import ProvisioSettings
 from provisio_common.tables import shared_tables
 from provisio_common.testing.fakes import FakeStore, FakeUnitOfWork
-from provisio_common.uow import AuditRecord, InboxMark, SqlUnitOfWork, UnitOfWork
+from provisio_common.uow import InboxMark, SqlUnitOfWork, UnitOfWork
 
 metadata = sa.MetaData()
 tables = shared_tables(metadata)

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
-from provisio_common.audit import AuditEntry, AuditFilter, AuditLog
+from provisio_common.audit import AuditEntry, AuditFilter, AuditLog, AuditRecord
 from provisio_common.dead_letters import DeadLetter, DeadLetters, LetterStatus
 from provisio_common.events import Envelope
 from provisio_common.outbox import ParkedOutbox, ParkedRow
-from provisio_common.uow import AuditRecord, InboxMark, UnitOfWork
+from provisio_common.uow import InboxMark, UnitOfWork
 
 R = TypeVar("R")
 
@@ -85,7 +85,7 @@ class MemoryAuditLog(AuditLog):
 
     def add(self, record: AuditRecord) -> None:
         """Write one audit row (the fake unit of work's `audit`)."""
-        self.entries.append(AuditEntry(len(self.entries) + 1, datetime.now(UTC), **vars(record)))
+        self.entries.append(AuditEntry(**vars(record), id=len(self.entries) + 1, at=datetime.now(UTC)))
 
     async def find(self, where: AuditFilter, limit: int) -> list[AuditEntry]:
         """At most `limit` rows matching `where`, newest (highest id) first."""
