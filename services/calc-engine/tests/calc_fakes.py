@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -192,10 +192,11 @@ class MemoryDeals(Deals):
         return [self.held_deals[deal] for deal in sorted(self.held_deals)]
 
     @override
-    async def revision_numbers(self) -> dict[str, list[int]]:
+    async def revision_numbers(self, deals: Collection[str] | None = None) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}
         for deal, revision in sorted(self.kept):
-            out.setdefault(deal, []).append(revision)
+            if deals is None or deal in deals:
+                out.setdefault(deal, []).append(revision)
         return out
 
 

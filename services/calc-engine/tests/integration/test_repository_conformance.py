@@ -202,6 +202,8 @@ async def test_the_revision_numbers_held_are_listed_per_deal(new_uow: CalcUoWFac
     async with new_uow() as uow:
         numbers = await uow.repos.deals.revision_numbers()
     assert (numbers[one], numbers[two]) == ([1, 3], [2])
+    async with new_uow() as uow:
+        assert await uow.repos.deals.revision_numbers([two, "generic:none"]) == {two: [2]}
 
 
 # ---------------------------------------------------------------------------- activities

@@ -8,7 +8,7 @@ upserts, the same row lock on a held deal, the same per-plan advisory lock.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -143,8 +143,8 @@ class Deals(ABC):
         """Every deal with its held revision and status, by deal."""
 
     @abstractmethod
-    async def revision_numbers(self) -> dict[str, list[int]]:
-        """Every deal and the numbers of the revisions of it held, ascending."""
+    async def revision_numbers(self, deals: Collection[str] | None = None) -> dict[str, list[int]]:
+        """Every deal (or those of `deals`) and the numbers of the revisions of it held, ascending."""
 
 
 class Activities(ABC):
@@ -400,10 +400,13 @@ class SqlDeals(Deals):
         rows = (await self.session.execute(sa.select(deals).order_by(deals.c.deal))).all()
         return [HeldDeal(r.deal, r.revision, r.status) for r in rows]
 
-    async def revision_numbers(self) -> dict[str, list[int]]:
+    async def revision_numbers(self, deals: Collection[str] | None = None) -> dict[str, list[int]]:
         t = deal_revisions
         numbers = sa.func.array_agg(aggregate_order_by(t.c.revision, t.c.revision))
-        rows = (await self.session.execute(sa.select(t.c.deal, numbers.label("n")).group_by(t.c.deal))).all()
+        query = sa.select(t.c.deal, numbers.label("n")).group_by(t.c.deal)
+        if deals is not None:
+            query = query.where(t.c.deal.in_(list(deals)))
+        rows = (await self.session.execute(query)).all()
         return {r.deal: list(r.n) for r in rows}
 
 

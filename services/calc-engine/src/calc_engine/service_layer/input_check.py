@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import httpx
@@ -36,11 +37,14 @@ class InputCheck:
     healed: bool = True
 
 
-async def held_inputs(uow: CalcUoW) -> tuple[dict[str, list[int]], ReferenceSummary]:
-    """calc-engine's replica, shaped as its producers describe theirs."""
+async def held_inputs(
+    uow: CalcUoW, deals_only: Collection[str] | None = None
+) -> tuple[dict[str, list[int]], ReferenceSummary]:
+    """calc-engine's replica, shaped as its producers describe theirs (the revisions of
+    `deals_only` alone when given)."""
     async with uow:
         repos = uow.repos
-        deals = await repos.deals.revision_numbers()
+        deals = await repos.deals.revision_numbers(deals_only)
         plans = {
             plan: [p.version for p in await repos.plans.versions(plan)] for plan in await repos.plans.ids()
         }
@@ -74,10 +78,13 @@ async def check_inputs(uow: CalcUoW, peers: Peers | None, heal_timeout_s: float 
         return InputCheck(checked=False, reason=str(exc))
     healed = True
     if found.total:
+        # While waiting, only the deals asked for are read again (not every deal held).
+        asked = set(found.deals)
+        awaited = [(deal, revisions) for deal, revisions in published if deal in asked]
         deadline = time.monotonic() + heal_timeout_s
         while True:
-            held_deals, held_reference = await held_inputs(uow)
-            left = differences(published, held_deals, reference, held_reference)
+            held_deals, held_reference = await held_inputs(uow, asked)
+            left = differences(awaited, held_deals, reference, held_reference)
             healed = not left.total
             if healed or time.monotonic() >= deadline:
                 break
