@@ -44,24 +44,32 @@ def _now() -> datetime:
 class MemoryDeliveries(Deliveries):
     def __init__(self) -> None:
         self.rows: dict[int, LoggedDelivery] = {}
+        self.claimed = 0  # a sequence: a claimed id is never handed out again
 
     @override
-    async def record(self, source: str, delivery_id: str, headers: dict[str, str], body: bytes) -> int | None:
+    async def claim(self, source: str, delivery_id: str) -> int | None:
         if any((d.source, d.delivery_id) == (source, delivery_id) for d in self.rows.values()):
             return None
-        row_id = max(self.rows, default=0) + 1
-        self.rows[row_id] = LoggedDelivery(
-            row_id, source, delivery_id, _now(), _jsonb(headers), bytes(body), "received", None
-        )
-        return row_id
+        self.claimed += 1
+        return self.claimed
 
     @override
-    async def set_outcome(self, delivery: int, outcome: str, detail: str | None) -> None:
-        if delivery in self.rows:
-            row = self.rows[delivery]
-            self.rows[delivery] = LoggedDelivery(
-                row.id, row.source, row.delivery_id, row.received_at, row.headers, row.body, outcome, detail
-            )
+    async def record(
+        self,
+        delivery: int,
+        source: str,
+        delivery_id: str,
+        headers: dict[str, str],
+        body: bytes,
+        outcome: str,
+        detail: str | None,
+    ) -> bool:
+        if any((d.source, d.delivery_id) == (source, delivery_id) for d in self.rows.values()):
+            return False
+        self.rows[delivery] = LoggedDelivery(
+            delivery, source, delivery_id, _now(), _jsonb(headers), bytes(body), outcome, detail
+        )
+        return True
 
     @override
     async def find(

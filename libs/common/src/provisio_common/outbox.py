@@ -1,6 +1,7 @@
 """Outbox: state and its outgoing event in one transaction, then a relay publishes.
 
-Writers call `add_to_outbox` inside the transaction that changes state. The relay polls
+Writers queue rows inside the transaction that changes state (`UnitOfWork.publish`;
+the unit of work writes them in one statement at commit, `write_outbox`). The relay polls
 unsent rows with `FOR UPDATE SKIP LOCKED` (several relays may run), publishes them in
 id order per key, and marks them sent in the same transaction; a crash between publish
 and commit re-publishes (consumers dedupe by event id), a crash before publish loses
@@ -49,6 +50,45 @@ log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "provisio_outbox"
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One message waiting in the outbox: raw bytes for a topic and key."""
+
+    topic: str
+    key: str
+    event_id: str
+    payload: bytes
+
+
+# Rows per INSERT: five bind parameters each, well under asyncpg's 32,767.
+_ROWS_PER_STATEMENT = 1000
+
+
+async def write_outbox(
+    session: AsyncSession | AsyncConnection, table: sa.Table, rows: Sequence[OutboxRow]
+) -> None:
+    """Queue `rows` for publishing, in this order; call inside the state-changing transaction.
+
+    One round trip per 1,000 rows: a multi-row INSERT whose CTE also wakes the relay
+    (`pg_notify` is delivered at commit, once per transaction however often it is called).
+    Services do not call this: `UnitOfWork` does, at commit, with what `publish` queued.
+    """
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        inserted = (
+            table.insert()
+            .values(
+                [
+                    {"event_id": r.event_id, "topic": r.topic, "key": r.key, "payload": r.payload}
+                    for r in chunk
+                ]
+            )
+            .returning(table.c.id)
+            .cte("inserted")
+        )
+        await session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")).select_from(inserted).limit(1))
+
+
 async def add_to_outbox(
     session: AsyncSession | AsyncConnection,
     table: sa.Table,
@@ -57,12 +97,8 @@ async def add_to_outbox(
     event_id: str,
     payload: bytes,
 ) -> None:
-    """Queue one message for publishing; call inside the state-changing transaction.
-
-    Services do not call this: `UnitOfWork.publish` does, from the record's route.
-    """
-    await session.execute(table.insert().values(event_id=event_id, topic=topic, key=key, payload=payload))
-    await session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
+    """Queue one message for publishing (`write_outbox` with one row)."""
+    await write_outbox(session, table, [OutboxRow(topic, key, event_id, payload)])
 
 
 HELD_BEHIND = "held behind parked outbox row {id} of the same key"

@@ -31,7 +31,7 @@ from provisio_common.auth import Principal
 from provisio_common.dead_letters import DeadLetters, SqlDeadLetters
 from provisio_common.events import Envelope, Schema
 from provisio_common.logging import request_id_var
-from provisio_common.outbox import ParkedOutbox, SqlParkedOutbox, add_to_outbox
+from provisio_common.outbox import OutboxRow, ParkedOutbox, SqlParkedOutbox, write_outbox
 from provisio_common.problems import CommitConflict
 from provisio_common.routes import outgoing
 from provisio_common.tables import SharedTables
@@ -162,6 +162,7 @@ class SqlUnitOfWork(UnitOfWork[R]):
         self._repositories = repositories
 
     async def _begin(self) -> None:
+        self._outbox: list[OutboxRow] = []
         self.session = self._sessions()
         await self.session.begin()
         self.repos = self._repositories(self.session)
@@ -171,6 +172,11 @@ class SqlUnitOfWork(UnitOfWork[R]):
 
     async def _commit(self) -> None:
         try:
+            # The rows `publish` queued, in one statement: the row locks that order a key's
+            # writers (see provisio_common.outbox) are still held, so per-key order holds.
+            rows, self._outbox = self._outbox, []
+            if rows:
+                await write_outbox(self.session, self._tables.outbox, rows)
             await self.session.commit()
         except sa_exc.IntegrityError as exc:
             raise CommitConflict(str(exc.orig)) from exc
@@ -183,8 +189,8 @@ class SqlUnitOfWork(UnitOfWork[R]):
         await self.session.close()
 
     async def enqueue(self, topic: str, key: str, payload: bytes, event_id: str) -> None:
-        """Queue raw bytes on a topic in this transaction (the outbox row)."""
-        await add_to_outbox(self.session, self._tables.outbox, topic, key, event_id, payload)
+        """Queue raw bytes on a topic in this transaction (the outbox row, written at commit)."""
+        self._outbox.append(OutboxRow(topic, key, event_id, payload))
 
     async def _audit(self, record: AuditRecord) -> None:
         await self.session.execute(self._tables.audit.insert().values(**record.__dict__))

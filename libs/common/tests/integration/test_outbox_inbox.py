@@ -346,3 +346,28 @@ async def test_a_batch_shares_one_transaction_and_one_finisher_and_a_bad_message
     # the bad one is in the DLQ, each good one had its own finisher run.
     assert await total(engine) == 40
     assert finished == [1, 1]
+
+
+async def test_a_unit_of_work_writes_its_queued_rows_at_commit_in_publish_order(engine: AsyncEngine) -> None:
+    sessions = session_factory(engine)
+
+    def uow() -> SqlUnitOfWork[Counters]:
+        return SqlUnitOfWork(sessions=sessions, tables=tables, source="test", repositories=Counters)
+
+    async def rows() -> list[tuple[str, int]]:
+        async with engine.connect() as conn:
+            found = await conn.execute(sa.select(outbox.c.key, outbox.c.payload).order_by(outbox.c.id))
+            return [(r.key, json.loads(r.payload)["data"]["n"]) for r in found]
+
+    # More rows than one INSERT carries (1,000), over several keys.
+    async with uow() as work:
+        for n in range(2500):
+            env = event(n, key=f"k{n % 3}")
+            await work.enqueue(TOPIC, f"k{n % 3}", env.to_bytes(), env.id)
+        await work.commit()
+    assert await rows() == [(f"k{n % 3}", n) for n in range(2500)]
+    # Rows of a unit of work that does not commit are never written.
+    async with uow() as work:
+        env = event(-1)
+        await work.enqueue(TOPIC, "k", env.to_bytes(), env.id)
+    assert len(await rows()) == 2500

@@ -75,26 +75,68 @@ async def pause() -> None:
     await asyncio.sleep(0.05)
 
 
+async def keep(
+    uow: UnitOfWork[IngestRepositories], source: str, delivery_id: str, body: bytes = b"{}", **kw: Any
+) -> int | None:
+    """Claim and record a delivery (what `receive_delivery` does); its row id, or None."""
+    delivery = await uow.repos.deliveries.claim(source, delivery_id)
+    if delivery is None:
+        return None
+    recorded = await uow.repos.deliveries.record(
+        delivery,
+        source,
+        delivery_id,
+        kw.get("headers", {}),
+        body,
+        kw.get("outcome", "new_revision"),
+        kw.get("detail"),
+    )
+    return delivery if recorded else None
+
+
 class TestDeliveries:
     async def test_a_delivery_is_recorded_once_per_source_and_delivery_id(
         self, backend: Backend, unique: str
     ) -> None:
         async with backend() as uow:
-            first = await uow.repos.deliveries.record(unique, "d-1", {"webhook-id": "d-1"}, b"{}")
+            first = await keep(uow, unique, "d-1", headers={"webhook-id": "d-1"})
             assert first is not None
-            assert await uow.repos.deliveries.record(unique, "d-1", {}, b"other") is None
-            other_source = await uow.repos.deliveries.record(f"{unique}-b", "d-1", {}, b"{}")
+            assert await uow.repos.deliveries.claim(unique, "d-1") is None
+            other_source = await keep(uow, f"{unique}-b", "d-1")
             assert other_source is not None and other_source != first
             await uow.commit()
         async with backend() as uow:
-            assert await uow.repos.deliveries.record(unique, "d-1", {}, b"{}") is None
+            assert await uow.repos.deliveries.claim(unique, "d-1") is None
+
+    async def test_a_redelivery_claimed_before_the_first_was_kept_is_not_recorded(
+        self, backend: Backend, unique: str
+    ) -> None:
+        async with backend() as uow:
+            racing = await uow.repos.deliveries.claim(unique, "d-1")
+            first = await uow.repos.deliveries.claim(unique, "d-1")
+            assert racing is not None and first is not None and racing != first
+            assert await uow.repos.deliveries.record(first, unique, "d-1", {}, b"{}", "new_revision", None)
+            assert not await uow.repos.deliveries.record(racing, unique, "d-1", {}, b"{}", "unchanged", None)
+            await uow.commit()
+        async with backend() as uow:
+            [row] = await uow.repos.deliveries.find(
+                source=unique, outcome=None, since=None, before=None, limit=5
+            )
+        assert (row.id, row.outcome) == (first, "new_revision")
 
     async def test_a_delivery_is_kept_verbatim_with_its_outcome(self, backend: Backend, unique: str) -> None:
         body = b'{"amount": "1.00"}\xff'
         async with backend() as uow:
-            delivery = await uow.repos.deliveries.record(unique, "d-1", {"content-type": "x/y"}, body)
+            delivery = await keep(
+                uow,
+                unique,
+                "d-1",
+                body,
+                headers={"content-type": "x/y"},
+                outcome="ignored",
+                detail="entity 'person' is not read",
+            )
             assert delivery is not None
-            await uow.repos.deliveries.set_outcome(delivery, "ignored", "entity 'person' is not read")
             await uow.commit()
         async with backend() as uow:
             [row] = await uow.repos.deliveries.find(
@@ -108,22 +150,19 @@ class TestDeliveries:
 
     async def test_a_delivery_not_committed_is_not_kept(self, backend: Backend, unique: str) -> None:
         async with backend() as uow:
-            assert await uow.repos.deliveries.record(unique, "d-1", {}, b"{}") is not None
+            assert await keep(uow, unique, "d-1") is not None
         async with backend() as uow:
             assert (
                 await uow.repos.deliveries.find(source=unique, outcome=None, since=None, before=None, limit=5)
                 == []
             )
-            assert await uow.repos.deliveries.record(unique, "d-1", {}, b"{}") is not None
+            assert await uow.repos.deliveries.claim(unique, "d-1") is not None
 
     async def test_find_is_newest_first_filtered_and_paged_by_id(self, backend: Backend, unique: str) -> None:
         async with backend() as uow:
             for n in range(4):
-                delivery = await uow.repos.deliveries.record(unique, f"d-{n}", {}, b"{}")
-                assert delivery is not None
-                await uow.repos.deliveries.set_outcome(
-                    delivery, "unchanged" if n % 2 else "new_revision", None
-                )
+                outcome = "unchanged" if n % 2 else "new_revision"
+                assert await keep(uow, unique, f"d-{n}", outcome=outcome) is not None
             await uow.commit()
         async with backend() as uow:
             find = uow.repos.deliveries.find

@@ -39,12 +39,23 @@ class Deliveries(ABC):
     """The raw log: every accepted delivery verbatim, once per (source, delivery id)."""
 
     @abstractmethod
-    async def record(self, source: str, delivery_id: str, headers: dict[str, str], body: bytes) -> int | None:
-        """Keep a delivery (outcome `received`); its row id, or None if already received."""
+    async def claim(self, source: str, delivery_id: str) -> int | None:
+        """The row id this delivery will be kept under, or None if it is kept already."""
 
     @abstractmethod
-    async def set_outcome(self, delivery: int, outcome: str, detail: str | None) -> None:
-        """Say what the delivery did."""
+    async def record(
+        self,
+        delivery: int,
+        source: str,
+        delivery_id: str,
+        headers: dict[str, str],
+        body: bytes,
+        outcome: str,
+        detail: str | None,
+    ) -> bool:
+        """Keep the claimed delivery verbatim with what it did (one insert, no update);
+        False if the same (source, delivery id) was kept meanwhile (a concurrent
+        redelivery that committed first)."""
 
     @abstractmethod
     async def find(
@@ -173,24 +184,43 @@ class SqlDeliveries(Deliveries):
         self.session = session
 
     @override
-    async def record(self, source: str, delivery_id: str, headers: dict[str, str], body: bytes) -> int | None:
+    async def claim(self, source: str, delivery_id: str) -> int | None:
+        t = deliveries
+        kept = sa.exists().where(t.c.source == source, t.c.delivery_id == delivery_id)
+        sequence = sa.func.pg_get_serial_sequence(t.name, t.c.id.name)
+        row = (
+            await self.session.execute(sa.select(sa.func.nextval(sequence).label("id"), kept.label("kept")))
+        ).one()
+        return None if row.kept else int(row.id)
+
+    @override
+    async def record(
+        self,
+        delivery: int,
+        source: str,
+        delivery_id: str,
+        headers: dict[str, str],
+        body: bytes,
+        outcome: str,
+        detail: str | None,
+    ) -> bool:
         row = (
             await self.session.execute(
                 insert(deliveries)
                 .values(
-                    source=source, delivery_id=delivery_id, headers=headers, body=body, outcome="received"
+                    id=delivery,
+                    source=source,
+                    delivery_id=delivery_id,
+                    headers=headers,
+                    body=body,
+                    outcome=outcome,
+                    detail=detail,
                 )
                 .on_conflict_do_nothing(constraint="deliveries_source_delivery_id")
                 .returning(deliveries.c.id)
             )
         ).first()
-        return None if row is None else int(row.id)
-
-    @override
-    async def set_outcome(self, delivery: int, outcome: str, detail: str | None) -> None:
-        await self.session.execute(
-            deliveries.update().where(deliveries.c.id == delivery).values(outcome=outcome, detail=detail)
-        )
+        return row is not None
 
     @override
     async def find(
@@ -259,18 +289,17 @@ class SqlDeals(Deals):
         self, snapshot: DealSnapshot, delivery: int, *, current: bool, published: bool = True
     ) -> None:
         document: dict[str, Any] = snapshot.to_data()
-        await self.session.execute(
-            deal_revisions.insert().values(
-                source=snapshot.source,
-                external_id=snapshot.external_id,
-                revision=snapshot.revision,
-                delivery=delivery,
-                changed_at=snapshot.changed_at,
-                document=document,
-                published=published,
-            )
+        revision = deal_revisions.insert().values(
+            source=snapshot.source,
+            external_id=snapshot.external_id,
+            revision=snapshot.revision,
+            delivery=delivery,
+            changed_at=snapshot.changed_at,
+            document=document,
+            published=published,
         )
         if not current:
+            await self.session.execute(revision)
             return
         values = {
             "revision": snapshot.revision,
@@ -279,8 +308,11 @@ class SqlDeals(Deals):
             "changed_at": snapshot.changed_at,
             "document": document,
         }
+        # One round trip: the revision is inserted by the upsert's CTE.
+        kept = revision.returning(deal_revisions.c.revision).cte("kept")
         await self.session.execute(
             insert(deal_snapshots)
+            .add_cte(kept)
             .values(source=snapshot.source, external_id=snapshot.external_id, **values)
             .on_conflict_do_update(
                 index_elements=[deal_snapshots.c.source, deal_snapshots.c.external_id],

@@ -43,19 +43,26 @@ async def receive_delivery(
 ) -> A | None:
     """Keep the delivery in the raw log, apply it, record its outcome, all in one commit.
 
-    None for a redelivery of a (source, delivery id) already received: nothing changes.
+    The delivery's row is claimed first (its id, which revisions and CRM events name) and
+    written once, with its outcome, after the content is applied. None for a redelivery
+    of a (source, delivery id) already received, also one racing this one: nothing changes.
     Counted in `provisio_ingest_deliveries_total{source,outcome}` once committed. What it
     publishes carries the acceptance time (`accepted_at`), for the webhook -> statement
     latency payout-service observes.
     """
     async with uow:
         uow.accepted_at = utcnow()
-        delivery = await uow.repos.deliveries.record(source, delivery_id, headers, body)
+        delivery = await uow.repos.deliveries.claim(source, delivery_id)
         result = None
         if delivery is not None:
             result = await apply(uow, delivery)
-            await uow.repos.deliveries.set_outcome(delivery, result.outcome, result.detail)
-            await uow.commit()
+            detail = result.detail
+            if await uow.repos.deliveries.record(
+                delivery, source, delivery_id, headers, body, result.outcome, detail
+            ):
+                await uow.commit()
+            else:
+                result = None  # a concurrent redelivery was kept first: roll this one back
     metrics.DELIVERIES.labels(source, "duplicate" if result is None else result.outcome).inc()
     return result
 
