@@ -227,8 +227,8 @@ class MemoryLedger(Ledger):
         self.locked.append(plan_id)
 
     @override
-    async def append(self, entry: LedgerEntry) -> None:
-        self.rows.append(copy.deepcopy(entry))
+    async def append(self, *entries: LedgerEntry) -> None:
+        self.rows.extend(copy.deepcopy(entry) for entry in entries)
 
     @override
     async def posted_sums(

@@ -279,8 +279,7 @@ async def test_ledger_entries_are_listed_oldest_first_by_payee_and_deal(new_uow:
         entry(plan, ann, "2026-Q2", "2026-05-01", "-1.5", "g:D2"),
     ]
     async with new_uow() as uow:
-        for e in posted:
-            await uow.repos.ledger.append(e)
+        await uow.repos.ledger.append(*posted)  # one call: kept in this order
         await uow.commit()
     async with new_uow() as uow:
         of_ann = await uow.repos.ledger.entries(payee=ann)

@@ -78,7 +78,7 @@ async def reconcile_plan(
 
     lines = [line for line in result.lines if on_plan(line) and (scope is None or line.period in scope)]
     by_line = {(line.payee, line.component, line.period): line for line in lines}
-    posted = 0
+    posting: list[LedgerEntry] = []
     posted_now = await repos.ledger.posted_sums(plan_id, scope)
     redate = None if change is None else change.day
     for key, delta in deltas(desired_postings(lines), posted_now):
@@ -107,9 +107,9 @@ async def reconcile_plan(
             explanation=redated_explanation(explanation, key.day, day, why),
             posted_at=datetime.now(UTC),
         )
-        await repos.ledger.append(stored_entry(record))
+        posting.append(stored_entry(record))
         await uow.publish(record)
-        posted += 1
+    await repos.ledger.append(*posting)
     run = None if scope is None else RunScope(frozenset(d.key for d in inputs.deals), frozenset(scope))
     people = deal_people(inputs.deals)
     found = [
@@ -119,7 +119,7 @@ async def reconcile_plan(
     ]
     await repos.exceptions.replace(plan_id, found, run)
     show_exception_counts(await repos.exceptions.counts())
-    return posted
+    return len(posting)
 
 
 def stored_entry(record: LedgerEntryRecord) -> LedgerEntry:
