@@ -35,6 +35,7 @@ from provisio_common.inbox import PoisonMessage
 from provisio_common.money import exact_product
 
 PENDING = "calc_pending"
+CRM_INDEX = "calc_crm_index"
 
 
 @dataclass
@@ -75,13 +76,23 @@ async def reconcile_pending(uow: CalcUoW, applied: list[Envelope], clock: Clock 
     )
 
 
+async def crm_references(uow: CalcUoW) -> dict[str, str]:
+    """Which payee each CRM reference names (`domain.people.crm_index`), read once per unit
+    of work (a batch of deal events shares it); `on_payee` keeps it current."""
+    index = uow.state.get(CRM_INDEX)
+    if index is None:
+        index = uow.state[CRM_INDEX] = crm_index((await uow.repos.payees.documents()).values())
+    assert isinstance(index, dict)
+    return index
+
+
 async def on_deal(uow: CalcUoW, snapshot: DealSnapshot) -> None:
     """Hold a revision not held yet (late ones too: history is ordered by `changed_at`,
     `provisio_common.events.revision_order`), re-credit when the current snapshot changed,
     and leave the periods of the deal's close dates for the finisher."""
     repos = uow.repos
     document = snapshot.to_data()
-    index = crm_index((await repos.payees.documents()).values())
+    index = await crm_references(uow)
     try:
         to_deal(document, index)
     except InputInvalid as exc:
@@ -176,9 +187,9 @@ async def on_plan(uow: CalcUoW, version: PlanVersion) -> None:
 async def on_payee(uow: CalcUoW, record: PayeeRecord) -> None:
     """Replicate the payee; re-credit deals whose CRM references now resolve differently."""
     repos = uow.repos
-    before = crm_index((await repos.payees.documents()).values())
+    before = await crm_references(uow)
     await repos.payees.put(record.id, record.to_data())
-    after = crm_index((await repos.payees.documents()).values())
+    after = uow.state[CRM_INDEX] = crm_index((await repos.payees.documents()).values())
     changed = {ref for ref in set(before) | set(after) if before.get(ref) != after.get(ref)}
     if changed:
         for held in await repos.deals.held_snapshots():
