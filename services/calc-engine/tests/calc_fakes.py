@@ -16,6 +16,7 @@ from typing import Any
 
 from typing_extensions import override
 
+from calc_engine.adapters.parsed_deals import ParsedDeals
 from calc_engine.adapters.repositories import (
     Activities,
     CalcExceptions,
@@ -173,7 +174,9 @@ class MemoryDeals(Deals):
         ]
 
     @override
-    async def revisions(self, window: tuple[date, date] | None = None) -> list[dict[str, Any]]:
+    async def revisions(
+        self, window: tuple[date, date] | None = None, deals: Collection[str] | None = None
+    ) -> list[dict[str, Any]]:
         wanted = None
         if window is not None:
             wanted = {
@@ -184,7 +187,7 @@ class MemoryDeals(Deals):
         return [
             copy.deepcopy(kept.document)
             for (deal, _), kept in self.kept.items()
-            if wanted is None or deal in wanted
+            if (wanted is None or deal in wanted) and (deals is None or deal in deals)
         ]
 
     @override
@@ -192,10 +195,19 @@ class MemoryDeals(Deals):
         return [self.held_deals[deal] for deal in sorted(self.held_deals)]
 
     @override
-    async def revision_numbers(self, deals: Collection[str] | None = None) -> dict[str, list[int]]:
+    async def revision_numbers(
+        self, deals: Collection[str] | None = None, window: tuple[date, date] | None = None
+    ) -> dict[str, list[int]]:
+        closing = None
+        if window is not None:
+            closing = {
+                deal
+                for (deal, _), kept in self.kept.items()
+                if kept.close_day is not None and window[0] <= kept.close_day <= window[1]
+            }
         out: dict[str, list[int]] = {}
         for deal, revision in sorted(self.kept):
-            if deals is None or deal in deals:
+            if (deals is None or deal in deals) and (closing is None or deal in closing):
                 out.setdefault(deal, []).append(revision)
         return out
 
@@ -292,6 +304,7 @@ def memory_repositories() -> CalcRepositories:
         activities=MemoryActivities(),
         ledger=MemoryLedger(),
         exceptions=MemoryCalcExceptions(),
+        parsed=ParsedDeals(),
     )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from calc_engine.adapters.parsed_deals import ParsedDeals
 from calc_engine.adapters.repositories import sql_repositories
 from calc_engine.adapters.tables import shared
 from calc_engine.api import deals, insight, ledger
@@ -27,7 +29,8 @@ def build_app(settings: CalcSettings | None = None, clock: Clock = system_clock)
         return ServiceRuntime(
             settings=chosen,
             tables=shared,
-            repositories=sql_repositories,
+            # One cache of parsed deals per process (adapters.parsed_deals).
+            repositories=functools.partial(sql_repositories, parsed=ParsedDeals()),
             consumers=consumers(clock),
             background=[contest_scheduler(clock, chosen.contest_check_interval_s)],
         )

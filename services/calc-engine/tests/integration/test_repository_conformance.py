@@ -171,15 +171,21 @@ async def test_a_window_loads_every_revision_of_the_deals_closing_inside_it(new_
         await uow.repos.deals.add_revision(outside, 1, snapshot(outside, 1, "2026-04-01"), date(2026, 4, 1))
         await uow.repos.deals.add_revision(outside, 2, snapshot(outside, 2, None), None)
         await uow.commit()
+    q1 = (date(2026, 1, 1), date(2026, 3, 31))
     async with new_uow() as uow:
-        windowed = await uow.repos.deals.revisions((date(2026, 1, 1), date(2026, 3, 31)))
+        windowed = await uow.repos.deals.revisions(q1)
         everything = await uow.repos.deals.revisions()
+        asked = await uow.repos.deals.revisions(deals=[outside, "generic:none"])
+        numbers = await uow.repos.deals.revision_numbers(window=q1)
     mine = {inside, outside}
     assert sorted((d["deal"], d["revision"]) for d in windowed if d["deal"] in mine) == [
         (inside, 1),
         (inside, 2),
     ]
     assert len([d for d in everything if d["deal"] in mine]) == 4
+    assert sorted((d["deal"], d["revision"]) for d in asked) == [(outside, 1), (outside, 2)]
+    # The same deals as the window's revisions, with every revision of each.
+    assert {deal: n for deal, n in numbers.items() if deal in mine} == {inside: [1, 2]}
 
 
 async def test_held_deals_are_listed_by_deal(new_uow: CalcUoWFactory) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
@@ -32,6 +32,9 @@ from calc_engine.adapters.tables import (
 from calc_engine.domain.ledger import ENGINE_DATE, LedgerEntry, PostingKey
 from calc_engine.domain.model import HeldDeal, PlanException, RunScope, StoredPlan
 from provisio_calc import CalcException, FxRate, Quota
+
+if TYPE_CHECKING:
+    from calc_engine.adapters.parsed_deals import ParsedDeals
 
 # ---------------------------------------------------------------------------- ports
 
@@ -134,17 +137,22 @@ class Deals(ABC):
         """The snapshot of the held revision of every deal."""
 
     @abstractmethod
-    async def revisions(self, window: tuple[date, date] | None = None) -> list[dict[str, Any]]:
+    async def revisions(
+        self, window: tuple[date, date] | None = None, deals: Collection[str] | None = None
+    ) -> list[dict[str, Any]]:
         """Every kept revision; with `window`, only those of deals that have a revision
-        whose close day lies inside it (inclusive)."""
+        whose close day lies inside it (inclusive); with `deals`, only those deals'."""
 
     @abstractmethod
     async def held(self) -> list[HeldDeal]:
         """Every deal with its held revision and status, by deal."""
 
     @abstractmethod
-    async def revision_numbers(self, deals: Collection[str] | None = None) -> dict[str, list[int]]:
-        """Every deal (or those of `deals`) and the numbers of the revisions of it held, ascending."""
+    async def revision_numbers(
+        self, deals: Collection[str] | None = None, window: tuple[date, date] | None = None
+    ) -> dict[str, list[int]]:
+        """Every deal (or those of `deals`; with `window`, those with a revision whose close
+        day lies inside it) and the numbers of the revisions of it held, ascending."""
 
 
 class Activities(ABC):
@@ -218,6 +226,8 @@ class CalcRepositories:
     activities: Activities
     ledger: Ledger
     exceptions: CalcExceptions
+    # Deals parsed from their revisions, shared by every unit of work of one process.
+    parsed: ParsedDeals
 
 
 # ---------------------------------------------------------------------------- SQL
@@ -385,29 +395,41 @@ class SqlDeals(Deals):
         )
         return [dict(d) for d in rows.scalars()]
 
-    async def revisions(self, window: tuple[date, date] | None = None) -> list[dict[str, Any]]:
+    async def revisions(
+        self, window: tuple[date, date] | None = None, deals: Collection[str] | None = None
+    ) -> list[dict[str, Any]]:
         query = sa.select(deal_revisions.c.document)
         if window is not None:
-            in_window = (
-                sa.select(deal_revisions.c.deal)
-                .where(deal_revisions.c.close_day.between(window[0], window[1]))
-                .distinct()
-            )
-            query = query.where(deal_revisions.c.deal.in_(in_window))
+            query = query.where(deal_revisions.c.deal.in_(_closing_in(window)))
+        if deals is not None:
+            query = query.where(deal_revisions.c.deal.in_(list(deals)))
         return [dict(d) for d in (await self.session.execute(query)).scalars()]
 
     async def held(self) -> list[HeldDeal]:
         rows = (await self.session.execute(sa.select(deals).order_by(deals.c.deal))).all()
         return [HeldDeal(r.deal, r.revision, r.status) for r in rows]
 
-    async def revision_numbers(self, deals: Collection[str] | None = None) -> dict[str, list[int]]:
+    async def revision_numbers(
+        self, deals: Collection[str] | None = None, window: tuple[date, date] | None = None
+    ) -> dict[str, list[int]]:
         t = deal_revisions
         numbers = sa.func.array_agg(aggregate_order_by(t.c.revision, t.c.revision))
         query = sa.select(t.c.deal, numbers.label("n")).group_by(t.c.deal)
         if deals is not None:
             query = query.where(t.c.deal.in_(list(deals)))
+        if window is not None:
+            query = query.where(t.c.deal.in_(_closing_in(window)))
         rows = (await self.session.execute(query)).all()
         return {r.deal: list(r.n) for r in rows}
+
+
+def _closing_in(window: tuple[date, date]) -> sa.Select[tuple[str]]:
+    """The deals with a revision whose close day lies inside `window` (inclusive)."""
+    return (
+        sa.select(deal_revisions.c.deal)
+        .where(deal_revisions.c.close_day.between(window[0], window[1]))
+        .distinct()
+    )
 
 
 class SqlActivities(Activities):
@@ -563,8 +585,11 @@ class SqlCalcExceptions(CalcExceptions):
         return [PlanException(r.plan, r.kind, r.payee, r.deal, r.detail, r.period) for r in rows]
 
 
-def sql_repositories(session: AsyncSession) -> CalcRepositories:
-    """calc-engine's repositories on one session (the unit of work's)."""
+def sql_repositories(session: AsyncSession, parsed: ParsedDeals | None = None) -> CalcRepositories:
+    """calc-engine's repositories on one session (the unit of work's); `parsed`: the
+    process's cache of parsed deals (a new, empty one when not given)."""
+    from calc_engine.adapters.parsed_deals import ParsedDeals  # it imports this module
+
     return CalcRepositories(
         plans=SqlPlans(session),
         payees=SqlPayees(session),
@@ -574,4 +599,5 @@ def sql_repositories(session: AsyncSession) -> CalcRepositories:
         activities=SqlActivities(session),
         ledger=SqlLedger(session),
         exceptions=SqlCalcExceptions(session),
+        parsed=parsed if parsed is not None else ParsedDeals(),
     )
