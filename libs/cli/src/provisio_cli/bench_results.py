@@ -1,6 +1,5 @@
 """`make bench`'s figures, machine-readable: `.provisio/bench/results.json` in the shape of
-docs/benchmarks.md. A figure not measured yet is `null`, with the reason under `not_measured`
-(never a made-up number)."""
+docs/benchmarks.md (issue #10 item 6)."""
 
 from __future__ import annotations
 
@@ -10,14 +9,6 @@ import platform
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
-
-NOT_MEASURED = {
-    "history": "service-level latency with N deals already held needs the history loader "
-    "(issue #10 item 6); the engine's own incremental cost is under `engine.incremental`",
-    "restart": "calc-engine ready after restart with 1M deals held: not measured yet (issue #10 item 6)",
-    "scale_out": "needs calc-engine partitioned across replicas (issue #10 item 4)",
-    "memory": "calc-engine RSS per 100k deals held: not measured yet (issue #10 item 6)",
-}
 
 
 def engine_figures(lines: Iterable[str]) -> dict[str, Any]:
@@ -35,21 +26,22 @@ def engine_figures(lines: Iterable[str]) -> dict[str, Any]:
     return {"recompute_deals_per_s_per_core": full, "incremental": incremental}
 
 
-def results(e2e: Mapping[str, Any] | None, engine: Mapping[str, Any]) -> dict[str, Any]:
-    """The whole results document."""
+def results(service: Mapping[str, Any], engine: Mapping[str, Any], *, quick: bool = False) -> dict[str, Any]:
+    """The whole results document: the service-level sections (`provisio_cli.bench.run`)
+    and the plan engine's; `quick` marks a `--quick` run (small sizes, not the figures)."""
     return {
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
-        "e2e": dict(e2e) if e2e is not None else None,
-        "history": None,
+        "quick": quick,
+        "e2e": dict(service["e2e"]),
+        "history": list(service["history"]),
         "engine": dict(engine),
-        "restart": None,
-        "scale_out": None,
-        "memory": None,
-        "not_measured": dict(NOT_MEASURED),
+        "restart": dict(service["restart"]),
+        "scale_out": dict(service["scale_out"]),
+        "memory": dict(service["memory"]),
     }
 
 

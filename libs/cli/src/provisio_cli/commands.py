@@ -93,16 +93,20 @@ def replay(ns: argparse.Namespace) -> int:
 
 
 def bench(ns: argparse.Namespace) -> int:
-    """The plan engine benchmark (libs/calc/bench), then the end-to-end one; the figures
-    printed and written to `<state>/bench/results.json`."""
-    from provisio_cli.bench import run
+    """The plan engine benchmark (libs/calc/bench), then the service-level ones on one
+    throwaway stack; the figures printed and written to `<state>/bench/results.json`.
+    `--quick`: small sizes, for development (a couple of minutes)."""
+    from provisio_cli.bench import QUICK, Sizes, run
     from provisio_cli.bench_results import engine_figures, results, write
 
     script = Path(__file__).resolve().parents[3] / "calc" / "bench" / "bench_calc.py"
     status = 0
     lines: list[str] = []
     if script.exists():
-        with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True) as calc:
+        sizes = ["--sizes", "10000,50000", "--history", "10000"] if ns.quick else []
+        with subprocess.Popen(
+            [sys.executable, str(script), *sizes], stdout=subprocess.PIPE, text=True
+        ) as calc:
             assert calc.stdout is not None
             for line in calc.stdout:
                 lines.append(line)
@@ -111,8 +115,8 @@ def bench(ns: argparse.Namespace) -> int:
         status = calc.returncode
     else:
         print(f"(no plan engine benchmark at {script})")
-    e2e = run(deals=ns.deals)
-    path = write(results(e2e, engine_figures(lines)), Path(ns.state))
+    service = run(QUICK if ns.quick else Sizes())
+    path = write(results(service, engine_figures(lines), quick=ns.quick), Path(ns.state))
     print(f"\nresults: {path}")
     return status
 

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     replay.add_argument("--state", default=".provisio")
     bench = sub.add_parser("bench", help="run the benchmarks")
-    bench.add_argument("--deals", type=int, default=300, help="deals in the end-to-end run")
+    bench.add_argument("--quick", action="store_true", help="small sizes, for development (about 2 minutes)")
     bench.add_argument("--state", default=".provisio", help="results.json goes to <state>/bench/")
     differential = sub.add_parser(
         "check-differential",

@@ -19,6 +19,7 @@ import yaml
 from provisio_common.embedded import (
     EmbeddedBroker,
     EmbeddedPostgres,
+    free_port,
     pid_alive,
     port_open,
     stop_pid,
@@ -134,6 +135,10 @@ class Stack:
         pid = int(path.read_text().strip())
         return pid if pid_alive(pid) else None
 
+    def pid(self, name: str) -> int | None:
+        """The pid of a running process of the stack, None when it is not running."""
+        return self._pid(name)
+
     def _record(self, name: str, pid: int) -> None:
         self.pids.mkdir(parents=True, exist_ok=True)
         (self.pids / f"{name}.pid").write_text(str(pid))
@@ -175,25 +180,54 @@ class Stack:
             self._record("broker", broker.start())
         print(f"broker     127.0.0.1:{ports['broker']}")
         env = self._service_env(config)
-        for name, (module, _) in SERVICES.items():
+        for name in SERVICES:
             if self._pid(name) is not None:
                 continue
             self._refuse_taken_port(name, ports[name])
-            with (self.logs / f"{name}.log").open("ab") as log:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", f"{module}.main"],
-                    env={**env, "PROVISIO_HTTP_PORT": str(ports[name])},
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-            self._record(name, process.pid)
+            self._spawn(name, name, ports[name], env)
         urls = {name: f"http://{HOST}:{ports[name]}" for name in SERVICES}
         for name, url in urls.items():
             self._wait_ready(name, url)
             print(f"{name:<14} {url}  (docs: {url}/docs)")
         return urls
+
+    def _spawn(self, service: str, name: str, port: int, env: dict[str, str]) -> None:
+        """Start one process of `service` on `port`, recorded (pid and log) as `name`."""
+        module = SERVICES[service][0]
+        with (self.logs / f"{name}.log").open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", f"{module}.main"],
+                env={**env, "PROVISIO_HTTP_PORT": str(port)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self._record(name, process.pid)
+
+    def spawn_replica(self, service: str, replica: int) -> str:
+        """Start another process of `service` (same database and consumer group) on a free
+        port, recorded as `<service>-<replica>`; return its URL (`wait_ready` waits for it)."""
+        name, port = f"{service}-{replica}", free_port()
+        self._spawn(service, name, port, self._service_env(self.config()))
+        return f"http://{HOST}:{port}"
+
+    def wait_ready(self, name: str, url: str) -> None:
+        """Wait until a process of the stack answers ready (SystemExit if it never does)."""
+        self._wait_ready(name, url)
+
+    def stop(self, name: str) -> None:
+        """Stop one process of the stack (a service or a replica) by its recorded pid."""
+        pid = self._pid(name)
+        if pid is not None:
+            stop_pid(pid)
+        self._forget(name)
+
+    def _replicas(self) -> list[str]:
+        """The names of the replicas started by `start_replica` and still recorded."""
+        if not self.pids.exists():
+            return []
+        return sorted(p.stem for p in self.pids.glob("*.pid") if p.stem.rsplit("-", 1)[0] in SERVICES)
 
     def start_prometheus(self) -> str | None:
         """Start Prometheus on the services (same scrape config and rules as docker compose) if a
@@ -341,7 +375,7 @@ class Stack:
     # -- down / status ----------------------------------------------------------------------
     def down(self) -> int:
         """Stop the services, the broker and Postgres, and forget their pids."""
-        for name in ["prometheus", *reversed(list(SERVICES)), "broker"]:
+        for name in ["prometheus", *self._replicas(), *reversed(list(SERVICES)), "broker"]:
             pid = self._pid(name)
             if pid is not None:
                 stop_pid(pid)

@@ -1,0 +1,64 @@
+"""Scale-out figure (issue #10 item 6): calc-engine's throughput with 1 and 2 replicas in
+its consumer group, on the benchmark's stack.
+
+For each replica count: calc-engine is stopped (by pid) and a stream of deal events is
+accepted by deal-ingest, so it waits on `deals.v1`; then every replica is started at
+once. The rate is counted only while all of them are up: `deals.v1` offsets calc-engine's
+group committed between the moment the last replica answered ready and the moment the
+group reached the end of every partition, divided by that time. (Counting from the
+start would count a replica's start-up, about 10 s here, not its work.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from provisio_cli.bench import Bench, say
+from provisio_cli.bench_workload import stream
+
+GROUP = "calc-engine"
+TOPIC = "deals.v1"
+
+
+async def _committed(bench: Bench) -> tuple[int, int]:
+    """calc-engine's committed offsets on `deals.v1`, summed, and the partitions' ends."""
+    lags = (await bench.broker.lag()).get(GROUP, {})
+    done = sum(committed for (topic, _), (committed, _) in lags.items() if topic == TOPIC)
+    end = sum(end for (topic, _), (_, end) in lags.items() if topic == TOPIC)
+    return done, end
+
+
+async def scale_out(bench: Bench, owners: list[str], events: int, replicas: list[int]) -> dict[str, Any]:
+    """The `scale_out` section: calc-engine deals/s per replica count."""
+    rates, counted = [], []
+    for count in replicas:
+        bench.stack.stop("calc-engine")
+        today = datetime.now(UTC).date()
+        start = datetime.now(UTC) + timedelta(seconds=1)
+        load = stream(events, owners, today, seed=100 + count, prefix=f"S{count}", start=start)
+        await bench.throughput_accepted(load, f"scale{count}")
+        extra = {f"calc-engine-{r}": bench.stack.spawn_replica("calc-engine", r) for r in range(2, count + 1)}
+        bench.stack.start_processes()
+        for name, url in extra.items():
+            bench.stack.wait_ready(name, url)
+        ready = time.perf_counter()
+        first, _ = await _committed(bench)
+        while True:
+            done, end = await _committed(bench)
+            if done >= end and not await bench.unsent("provisio_calc"):
+                break
+            await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - ready
+        counted.append(done - first)
+        rates.append(round((done - first) / elapsed, 1))
+        say(
+            f"scale-out: {count} replica(s): {rates[-1]} deals/s "
+            f"({done - first} of {events} events with all up)"
+        )
+        for name in extra:
+            bench.stack.stop(name)
+    await bench.settled(set())
+    return {"replicas": replicas, "deals_per_s": rates, "events": events, "events_counted": counted}
