@@ -366,6 +366,23 @@ async def test_a_scoped_run_replaces_exactly_its_deals_and_the_missing_quotas_of
     ]
 
 
+async def test_a_run_and_a_lookup_may_name_more_deals_than_a_statement_has_parameters(
+    new_uow: CalcUoWFactory,
+) -> None:
+    # Postgres' protocol allows 32,767 parameters per statement; a busy period holds more deals.
+    plan, many = unique("plan"), [f"g:many-{n}" for n in range(40_000)]
+    async with new_uow() as uow:
+        await uow.repos.exceptions.replace(plan, [found("missing_fx", "ann", many[0])], None)
+        await uow.repos.exceptions.replace(plan, [], RunScope(frozenset(many), frozenset({"2026-Q1"})))
+        deal = unique("generic:numbers")
+        await uow.repos.deals.add_revision(deal, 1, snapshot(deal, 1, None), None)
+        assert await uow.repos.deals.revision_numbers([*many, deal]) == {deal: [1]}
+        assert [d["deal"] for d in await uow.repos.deals.revisions(deals=[*many, deal])] == [deal]
+        await uow.commit()
+    async with new_uow() as uow:
+        assert [e for e in await uow.repos.exceptions.all() if e.plan == plan] == []
+
+
 async def test_exception_counts_are_per_kind_over_every_plan(new_uow: CalcUoWFactory) -> None:
     plan, other = unique("plan"), unique("other")
     async with new_uow() as uow:

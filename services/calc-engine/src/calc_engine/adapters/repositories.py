@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calc_engine.adapters.tables import (
@@ -402,7 +402,7 @@ class SqlDeals(Deals):
         if window is not None:
             query = query.where(deal_revisions.c.deal.in_(_closing_in(window)))
         if deals is not None:
-            query = query.where(deal_revisions.c.deal.in_(list(deals)))
+            query = query.where(deal_revisions.c.deal == _any_of(deals))
         return [dict(d) for d in (await self.session.execute(query)).scalars()]
 
     async def held(self) -> list[HeldDeal]:
@@ -416,11 +416,18 @@ class SqlDeals(Deals):
         numbers = sa.func.array_agg(aggregate_order_by(t.c.revision, t.c.revision))
         query = sa.select(t.c.deal, numbers.label("n")).group_by(t.c.deal)
         if deals is not None:
-            query = query.where(t.c.deal.in_(list(deals)))
+            query = query.where(t.c.deal == _any_of(deals))
         if window is not None:
             query = query.where(t.c.deal.in_(_closing_in(window)))
         rows = (await self.session.execute(query)).all()
         return {r.deal: list(r.n) for r in rows}
+
+
+def _any_of(values: Iterable[str]) -> Any:
+    """`= ANY($1)` with the values as one text[] parameter: an `IN` list binds one parameter
+    per value, and Postgres' protocol allows at most 32,767 (a period of 40k deals would
+    never reconcile)."""
+    return sa.any_(sa.bindparam(None, sorted(values), type_=ARRAY(sa.Text)))
 
 
 def _closing_in(window: tuple[date, date]) -> sa.Select[tuple[str]]:
@@ -554,8 +561,8 @@ class SqlCalcExceptions(CalcExceptions):
             await self.session.execute(
                 t.delete().where(
                     t.c.plan == plan_id,
-                    t.c.deal.in_(sorted(scope.deals))
-                    | (t.c.deal.is_(None) & t.c.period.in_(sorted(scope.periods))),
+                    (t.c.deal == _any_of(scope.deals))
+                    | (t.c.deal.is_(None) & (t.c.period == _any_of(scope.periods))),
                 )
             )
         if found:
