@@ -288,12 +288,12 @@ class Sizes:
 
 
 QUICK = Sizes(
-    deals=200,
-    latency_events=60,
-    payees=200,
-    scale_events=100,
+    deals=150,
+    latency_events=40,
+    payees=100,
+    scale_events=300,
     history=(1_000, 10_000),
-    history_samples=(5, 5),
+    history_samples=(3, 3),
 )
 
 
