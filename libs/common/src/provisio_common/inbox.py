@@ -17,6 +17,10 @@ Failures are of two kinds (`provisio_common.transient`):
   partition moves on.
 If anything else interrupts a batch (the DLQ send itself failing, say), the same rewind
 happens, so no message of the batch is ever skipped by a later commit.
+
+With a finisher (calc-engine's reconciliation), the messages of one fetch are applied in
+batches of `batch_size` that span partitions and topics: one unit of work and one finisher
+run per batch, not per partition (each partition's messages stay in offset order).
 """
 
 from __future__ import annotations
@@ -183,18 +187,21 @@ class InboxConsumer:
         await self._dead_letter(msg, last_error, attempts=attempt, event_id=parsed.envelope.id)
         return Outcome(applied=False, dead_lettered=True)
 
-    async def _apply(self, items: list[tuple[ConsumerRecord, Parsed]]) -> int:
-        """Record and handle `items` in one unit of work with one finisher run; count applied."""
+    async def _apply(self, items: list[tuple[ConsumerRecord, Parsed]]) -> list[str]:
+        """Record and handle `items` in one unit of work with one finisher run; the topic of
+        each message applied (not a duplicate)."""
         async with self.uow() as uow:
             applied: list[Envelope] = []
+            topics: list[str] = []
             for msg, parsed in items:
                 with bind_event_id(parsed.envelope.id):
                     if await self._record_and_handle(uow, msg, parsed):
                         applied.append(parsed.envelope)
+                        topics.append(msg.topic)
             if applied and self.finisher is not None:
                 await self.finisher(uow, applied)
             await uow.commit()
-            return len(applied)
+            return topics
 
     async def _record_and_handle(self, uow: UnitOfWork[Any], msg: ConsumerRecord, parsed: Parsed) -> bool:
         mark = InboxMark(self.name, parsed.envelope.id, msg.topic, msg.partition, msg.offset)
@@ -225,10 +232,12 @@ class InboxConsumer:
                 raise
             log.info("batch of %d fell back to one by one: %s", len(messages), exc)
             return False
-        topic = messages[0].topic
-        metrics.CONSUMED.labels(self.service, self.name, topic, "applied").inc(applied)
-        if len(messages) > applied:
-            metrics.CONSUMED.labels(self.service, self.name, topic, "duplicate").inc(len(messages) - applied)
+        for topic in sorted({msg.topic for msg in messages}):  # a batch may span topics
+            done = applied.count(topic)
+            metrics.CONSUMED.labels(self.service, self.name, topic, "applied").inc(done)
+            duplicates = sum(1 for msg in messages if msg.topic == topic) - done
+            if duplicates:
+                metrics.CONSUMED.labels(self.service, self.name, topic, "duplicate").inc(duplicates)
         return True
 
     async def _dead_letter(
@@ -307,15 +316,19 @@ class InboxConsumer:
         await self._commit_pending()
         batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=500)
         done: dict[TopicPartition, int] = {}
+        # The fetch's messages partition by partition, each in offset order, cut into
+        # batches of `batch_size` that may span partitions: one unit of work (and one
+        # finisher run) per batch, not per partition, whatever the partition count.
+        fetched = [msg for messages in batches.values() for msg in messages]
         try:
-            for tp, messages in batches.items():
-                for start in range(0, len(messages), self.batch_size):
-                    chunk = messages[start : start + self.batch_size]
-                    if len(chunk) == 1 or not await self.apply_batch(chunk):
-                        for msg in chunk:
-                            await self.process(msg)
-                            done[tp] = msg.offset + 1
-                    done[tp] = chunk[-1].offset + 1
+            for start in range(0, len(fetched), self.batch_size):
+                chunk = fetched[start : start + self.batch_size]
+                if len(chunk) == 1 or not await self.apply_batch(chunk):
+                    for msg in chunk:
+                        await self.process(msg)
+                        done[TopicPartition(msg.topic, msg.partition)] = msg.offset + 1
+                for msg in chunk:
+                    done[TopicPartition(msg.topic, msg.partition)] = msg.offset + 1
         except asyncio.CancelledError:
             self._rewind(batches, done)
             raise

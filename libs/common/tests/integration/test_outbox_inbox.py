@@ -371,3 +371,28 @@ async def test_a_unit_of_work_writes_its_queued_rows_at_commit_in_publish_order(
         env = event(-1)
         await work.enqueue(TOPIC, "k", env.to_bytes(), env.id)
     assert len(await rows()) == 2500
+
+
+async def test_a_batch_spans_partitions_with_one_finisher_run(
+    engine: AsyncEngine, producer: AIOKafkaProducer, base_settings: ProvisioSettings
+) -> None:
+    finished: list[int] = []
+
+    async def finisher(uow: UnitOfWork[Counters], applied: list[Envelope]) -> None:
+        finished.append(len(applied))
+
+    # One message on each of four partitions, all there before the consumer's first fetch.
+    for partition, n in enumerate((1, 2, 3, 4)):
+        await producer.send_and_wait(
+            TOPIC, event(n, f"k{n}").to_bytes(), key=f"k{n}".encode(), partition=partition
+        )
+    consumer = inbox_consumer(engine, base_settings, producer)
+    consumer.finisher, consumer.batch_size = finisher, 10
+    await consumer.consumer.start()
+    try:
+        assert await consume_until(consumer, 4) == 4
+    finally:
+        await consumer.consumer.stop()
+    assert await total(engine) == 10
+    # Per partition, it would be four runs of one message each.
+    assert sum(finished) == 4 and len(finished) < 4, finished
