@@ -35,7 +35,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from pydantic import ValidationError
 
 from provisio_common import metrics
@@ -99,6 +105,19 @@ def topics_of(
     return sorted({routes[schema].topic.name for schema in handlers})
 
 
+class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Tells the consumer when its partitions are taken away (a rebalance, a rejoin)."""
+
+    def __init__(self, on_revoked: Callable[[], None]) -> None:
+        self.on_revoked = on_revoked
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        self.on_revoked()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
+
 class InboxConsumer:
     """Runs one consumer group over the topics of its schemas, each with its handler."""
 
@@ -135,6 +154,19 @@ class InboxConsumer:
         # committed again on the next poll, even one that fetches nothing.
         self._uncommitted: dict[TopicPartition, int] = {}
         self._lag_labels: set[TopicPartition] = set()
+        # Offsets are committed only in the assignment they were fetched in. After a
+        # rebalance or a rejoin the group starts from its committed offsets again (the
+        # inbox dedupes what comes twice); an offset of an older assignment may belong to
+        # another log (a broker that restarted empty), and committing it would skip
+        # messages of the new one.
+        self._assignment = 0
+        topics = sorted(consumer.subscription())
+        if topics:
+            consumer.subscribe(topics=topics, listener=_Rebalances(self._revoked))
+
+    def _revoked(self) -> None:
+        self._assignment += 1
+        self._uncommitted = {}
 
     def parse(self, msg: ConsumerRecord) -> Parsed:
         """The envelope, the payload of its schema and its handler; UnreadableMessage otherwise."""
@@ -315,6 +347,7 @@ class InboxConsumer:
         self._resume_if_due()
         await self._commit_pending()
         batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=500)
+        fetched_in = self._assignment
         done: dict[TopicPartition, int] = {}
         # The fetch's messages partition by partition, each in offset order, cut into
         # batches of `batch_size` that may span partitions: one unit of work (and one
@@ -334,12 +367,12 @@ class InboxConsumer:
             raise
         except Exception as exc:  # noqa: BLE001 - every interruption rewinds; nothing is skipped
             self._rewind(batches, done)
-            if done:
+            if done and self._assignment == fetched_in:
                 await self.commit(done)
             self._pause(batches, exc)
             return sum(done[tp] - batches[tp][0].offset for tp in done)
         self._outage_backoff_s = 0.0
-        if done:
+        if done and self._assignment == fetched_in:
             await self.commit(done)
         await self._record_lag()
         return sum(len(m) for m in batches.values())

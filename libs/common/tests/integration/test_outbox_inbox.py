@@ -396,3 +396,62 @@ async def test_a_batch_spans_partitions_with_one_finisher_run(
     assert await total(engine) == 10
     # Per partition, it would be four runs of one message each.
     assert sum(finished) == 4 and len(finished) < 4, finished
+
+
+async def test_offsets_fetched_before_a_rebalance_are_not_committed_after_it(
+    engine: AsyncEngine, producer: AIOKafkaProducer, base_settings: ProvisioSettings
+) -> None:
+    consumer = inbox_consumer(engine, base_settings, producer)
+    tp = TopicPartition(TOPIC, 0)
+    rebalance_now = False
+
+    async def applying(uow: UnitOfWork[Counters], record: Count) -> None:
+        if rebalance_now:  # the group rebalances (or rejoins a restarted broker) meanwhile
+            consumer._revoked()
+        await uow.repos.add(record.n)
+
+    consumer.by_type = {"test.count": (Count, applying)}
+    await producer.send_and_wait(TOPIC, event(1).to_bytes(), key=b"k", partition=0)
+    await consumer.consumer.start()
+    try:
+        assert await consume_until(consumer, 1) == 1
+        assert (await consumer.consumer.committed(tp)) == 1
+        rebalance_now = True
+        await producer.send_and_wait(TOPIC, event(2).to_bytes(), key=b"k", partition=0)
+        assert await consume_until(consumer, 1) == 1
+        # Applied, but its offset belongs to the assignment before the rebalance.
+        assert await total(engine) == 3
+        assert (await consumer.consumer.committed(tp)) == 1
+        # Delivered again from the committed offset: the inbox ignores it, then it is committed.
+        rebalance_now = False
+        consumer.consumer.seek(tp, 1)
+        assert await consume_until(consumer, 1) == 1
+        assert await total(engine) == 3
+        assert (await consumer.consumer.committed(tp)) == 2
+    finally:
+        await consumer.consumer.stop()
+
+
+async def test_a_rebalance_is_seen_by_the_consumer(
+    engine: AsyncEngine, producer: AIOKafkaProducer, base_settings: ProvisioSettings
+) -> None:
+    first = inbox_consumer(engine, base_settings, producer)
+    second = inbox_consumer(engine, base_settings, producer)
+    await first.consumer.start()
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while not first.consumer.assignment() and loop.time() < deadline:
+            await first.poll_once(timeout_ms=200)
+        before = first._assignment
+        await second.consumer.start()
+        try:
+            # A second member joins the group: the first one's partitions are revoked.
+            while not second.consumer.assignment() and loop.time() < deadline:
+                await asyncio.gather(first.poll_once(timeout_ms=200), second.poll_once(timeout_ms=200))
+            assert second.consumer.assignment()
+            assert first._assignment > before
+        finally:
+            await second.consumer.stop()
+    finally:
+        await first.consumer.stop()
