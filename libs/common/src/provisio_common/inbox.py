@@ -38,7 +38,6 @@ from typing import Any
 from aiokafka import (
     AIOKafkaConsumer,
     AIOKafkaProducer,
-    ConsumerRebalanceListener,
     ConsumerRecord,
     TopicPartition,
 )
@@ -47,6 +46,7 @@ from pydantic import ValidationError
 from provisio_common import metrics
 from provisio_common.dead_letters import DeadLetter
 from provisio_common.events import Envelope, Schema
+from provisio_common.kafka import Rebalances
 from provisio_common.logging import bind_event_id
 from provisio_common.routes import ROUTES, Route
 from provisio_common.topics import dlq_name
@@ -105,19 +105,6 @@ def topics_of(
     return sorted({routes[schema].topic.name for schema in handlers})
 
 
-class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Tells the consumer when its partitions are taken away (a rebalance, a rejoin)."""
-
-    def __init__(self, on_revoked: Callable[[], None]) -> None:
-        self.on_revoked = on_revoked
-
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        self.on_revoked()
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        return None
-
-
 class InboxConsumer:
     """Runs one consumer group over the topics of its schemas, each with its handler."""
 
@@ -136,6 +123,7 @@ class InboxConsumer:
         finisher: Finisher | None = None,
         batch_size: int = 1,
         routes: Mapping[type[Schema], Route] = ROUTES,
+        rebalances: Rebalances | None = None,
     ) -> None:
         self.service = service
         self.name = name
@@ -158,15 +146,10 @@ class InboxConsumer:
         # rebalance or a rejoin the group starts from its committed offsets again (the
         # inbox dedupes what comes twice); an offset of an older assignment may belong to
         # another log (a broker that restarted empty), and committing it would skip
-        # messages of the new one.
-        self._assignment = 0
-        topics = sorted(consumer.subscription())
-        if topics:
-            consumer.subscribe(topics=topics, listener=_Rebalances(self._revoked))
-
-    def _revoked(self) -> None:
-        self._assignment += 1
-        self._uncommitted = {}
+        # messages of the new one. `rebalances` is the listener the consumer subscribed
+        # with (`kafka.make_consumer`); without one, no rebalance is ever seen.
+        self.rebalances = rebalances if rebalances is not None else Rebalances()
+        self._uncommitted_in = 0
 
     def parse(self, msg: ConsumerRecord) -> Parsed:
         """The envelope, the payload of its schema and its handler; UnreadableMessage otherwise."""
@@ -324,10 +307,14 @@ class InboxConsumer:
         so an idle partition does not keep an old offset (and a lag) until its next message."""
         for tp, offset in offsets.items():
             self._uncommitted[tp] = max(offset, self._uncommitted.get(tp, 0))
+        self._uncommitted_in = self.rebalances.revoked
         await self._commit_pending()
 
     async def _commit_pending(self) -> None:
         if not self._uncommitted:
+            return
+        if self._uncommitted_in != self.rebalances.revoked:
+            self._uncommitted = {}  # fetched before a rebalance: the group resumes from its commits
             return
         # Only partitions this consumer still holds: another member now commits the rest.
         held = self.consumer.assignment()
@@ -347,7 +334,7 @@ class InboxConsumer:
         self._resume_if_due()
         await self._commit_pending()
         batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=500)
-        fetched_in = self._assignment
+        fetched_in = self.rebalances.revoked
         done: dict[TopicPartition, int] = {}
         # The fetch's messages partition by partition, each in offset order, cut into
         # batches of `batch_size` that may span partitions: one unit of work (and one
@@ -367,12 +354,12 @@ class InboxConsumer:
             raise
         except Exception as exc:  # noqa: BLE001 - every interruption rewinds; nothing is skipped
             self._rewind(batches, done)
-            if done and self._assignment == fetched_in:
+            if done and self.rebalances.revoked == fetched_in:
                 await self.commit(done)
             self._pause(batches, exc)
             return sum(done[tp] - batches[tp][0].offset for tp in done)
         self._outage_backoff_s = 0.0
-        if done and self._assignment == fetched_in:
+        if done and self.rebalances.revoked == fetched_in:
             await self.commit(done)
         await self._record_lag()
         return sum(len(m) for m in batches.values())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 import aiokafka.client
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.metadata import MetadataRequest
 
@@ -46,10 +46,27 @@ def make_producer(settings: ProvisioSettings) -> AIOKafkaProducer:
     )
 
 
-def make_consumer(settings: ProvisioSettings, group: str, topics: list[str]) -> AIOKafkaConsumer:
-    """Manual commits only: offsets are committed after the DB transaction (inbox)."""
-    return AIOKafkaConsumer(
-        *topics,
+class Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Counts the times a consumer's partitions were taken away (a rebalance, a rejoin)."""
+
+    def __init__(self) -> None:
+        self.revoked = 0
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        """Called by aiokafka before a rebalance takes partitions away."""
+        self.revoked += 1
+
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        """Called by aiokafka after a rebalance; nothing to do."""
+
+
+def make_consumer(
+    settings: ProvisioSettings, group: str, topics: list[str], rebalances: Rebalances | None = None
+) -> AIOKafkaConsumer:
+    """Manual commits only: offsets are committed after the DB transaction (inbox).
+    `rebalances` counts the group's rebalances (`InboxConsumer` commits only offsets
+    fetched since the last one)."""
+    consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=group,
         enable_auto_commit=False,
@@ -61,6 +78,8 @@ def make_consumer(settings: ProvisioSettings, group: str, topics: list[str]) -> 
         metadata_max_age_ms=settings.kafka_metadata_max_age_ms,
         request_timeout_ms=settings.kafka_request_timeout_ms,
     )
+    consumer.subscribe(topics=topics, listener=rebalances if rebalances is not None else Rebalances())
+    return consumer
 
 
 async def list_topics(settings: ProvisioSettings) -> set[str]:

@@ -33,7 +33,7 @@ from provisio_common.dlq import router as dlq_router
 from provisio_common.events import Schema
 from provisio_common.ids import new_id
 from provisio_common.inbox import Finisher, Handler, InboxConsumer, topics_of
-from provisio_common.kafka import make_consumer, make_producer
+from provisio_common.kafka import Rebalances, make_consumer, make_producer
 from provisio_common.logging import request_id_var
 from provisio_common.loop_lag import LoopLagProbe
 from provisio_common.outbox import OutboxRelay
@@ -148,7 +148,8 @@ class ServiceRuntime:
         )
         self._tasks.append(asyncio.create_task(self.relay.run(self._stop)))
         for spec in self.consumers:
-            kafka_consumer = make_consumer(s, spec.name, spec.topics)
+            rebalances = Rebalances()
+            kafka_consumer = make_consumer(s, spec.name, spec.topics, rebalances)
             await kafka_consumer.start()
             self._kafka_consumers.append(kafka_consumer)
             consumer = InboxConsumer(
@@ -163,6 +164,7 @@ class ServiceRuntime:
                 transient_backoff_max_s=s.consumer_transient_backoff_max_s,
                 finisher=spec.finisher,
                 batch_size=s.consumer_batch_size if spec.finisher is not None else 1,
+                rebalances=rebalances,
             )
             self.inbox_consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(self._stop)))

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from provisio_common.db import create_engine, session_factory
 from provisio_common.events import Envelope, Schema
 from provisio_common.inbox import InboxConsumer
-from provisio_common.kafka import make_consumer, make_producer
+from provisio_common.kafka import Rebalances, make_consumer, make_producer
 from provisio_common.outbox import OutboxRelay, add_to_outbox
 from provisio_common.routes import Route
 from provisio_common.settings import ProvisioSettings
@@ -196,12 +196,14 @@ def inbox_consumer(
     engine: AsyncEngine, settings: ProvisioSettings, producer: AIOKafkaProducer
 ) -> InboxConsumer:
     sessions = session_factory(engine)
+    rebalances = Rebalances()
     return InboxConsumer(
         service="test",
         name="test-group",
         handlers={Count: apply_count},
         uow=lambda: SqlUnitOfWork(sessions=sessions, tables=tables, source="test", repositories=Counters),
-        consumer=make_consumer(settings, "test-group", [TOPIC]),
+        consumer=make_consumer(settings, "test-group", [TOPIC], rebalances),
+        rebalances=rebalances,
         producer=producer,
         max_attempts=2,
         retry_backoff_s=0.01,
@@ -407,7 +409,7 @@ async def test_offsets_fetched_before_a_rebalance_are_not_committed_after_it(
 
     async def applying(uow: UnitOfWork[Counters], record: Count) -> None:
         if rebalance_now:  # the group rebalances (or rejoins a restarted broker) meanwhile
-            consumer._revoked()
+            consumer.rebalances.revoked += 1
         await uow.repos.add(record.n)
 
     consumer.by_type = {"test.count": (Count, applying)}
@@ -443,14 +445,14 @@ async def test_a_rebalance_is_seen_by_the_consumer(
         deadline = loop.time() + 30
         while not first.consumer.assignment() and loop.time() < deadline:
             await first.poll_once(timeout_ms=200)
-        before = first._assignment
+        before = first.rebalances.revoked
         await second.consumer.start()
         try:
             # A second member joins the group: the first one's partitions are revoked.
             while not second.consumer.assignment() and loop.time() < deadline:
                 await asyncio.gather(first.poll_once(timeout_ms=200), second.poll_once(timeout_ms=200))
             assert second.consumer.assignment()
-            assert first._assignment > before
+            assert first.rebalances.revoked > before
         finally:
             await second.consumer.stop()
     finally:
