@@ -54,9 +54,10 @@ SETTLE_TIMEOUT_S = 900.0
 
 
 @contextmanager
-def throwaway_stack() -> Iterator[Stack]:
-    """`make up`'s processes on free ports under a temporary state folder, stopped by pid."""
-    state = Path(tempfile.mkdtemp(prefix="provisio-bench-")) / "state"
+def throwaway_stack(prefix: str = "provisio-bench-") -> Iterator[Stack]:
+    """`make up`'s processes on free ports under a temporary state folder (not started
+    yet: `start_processes`), stopped by pid and deleted at the end."""
+    state = Path(tempfile.mkdtemp(prefix=prefix)) / "state"
     saved = {var: os.environ.get(var) for var in PORT_VARS}
     os.environ.update({var: str(free_port()) for var in PORT_VARS})
     stack = Stack(state)

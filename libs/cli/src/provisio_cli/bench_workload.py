@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
+from provisio_cli.demo import quarter_of as demo_quarter
+
 PLAN_ID = "bench"
 SPIF_PRODUCT = "widget-pro"
 EventKind = Literal["new", "changed", "cancelled"]
@@ -23,10 +25,9 @@ EventKind = Literal["new", "changed", "cancelled"]
 
 def quarter_of(day: date) -> tuple[date, date, str]:
     """The first and last day of `day`'s quarter, and its name (`2026-Q4`)."""
-    q = (day.month - 1) // 3
-    first = date(day.year, 3 * q + 1, 1)
-    following = date(day.year + (q == 3), (3 * q + 3) % 12 + 1, 1)
-    return first, following - timedelta(days=1), f"{day.year}-Q{q + 1}"
+    name, first = demo_quarter(day)
+    following = date(first.year + (first.month == 10), (first.month + 2) % 12 + 1, 1)
+    return first, following - timedelta(days=1), name
 
 
 def plan_yaml(today: date) -> str:

@@ -1308,21 +1308,10 @@ def run(
 def _on_throwaway_stack(work: Callable[[Urls, Credentials], list[int]]) -> list[int]:
     """Start a stack on free ports in a temporary state folder, run `work`, stop the
     stack (by pid) and delete the folder."""
-    import os
-    import shutil
-    import tempfile
-    from pathlib import Path
-
-    from provisio_cli.bench import PORT_VARS
-    from provisio_cli.stack import Stack
+    from provisio_cli.bench import throwaway_stack
     from provisio_common.auth import mint_token
-    from provisio_common.embedded import free_port
 
-    state = Path(tempfile.mkdtemp(prefix="provisio-differential-")) / "state"
-    saved = {var: os.environ.get(var) for var in PORT_VARS}
-    os.environ.update({var: str(free_port()) for var in PORT_VARS})
-    stack = Stack(state)
-    try:
+    with throwaway_stack("provisio-differential-") as stack:
         started = stack.start_processes()
         urls = Urls(
             started["deal-ingest"],
@@ -1332,14 +1321,6 @@ def _on_throwaway_stack(work: Callable[[Urls, Credentials], list[int]]) -> list[
         )
         secret = stack.config()["webhook_secrets"]["generic"]
         return work(urls, Credentials(mint_token(stack.settings(), "admin", "admin"), secret))
-    finally:
-        stack.down()
-        shutil.rmtree(state.parent, ignore_errors=True)
-        for var, value in saved.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
 
 
 async def _run_seeds(
