@@ -29,6 +29,7 @@ from calc_engine.adapters.repositories import (
     Quotas,
 )
 from calc_engine.consumers.spec import consumers
+from calc_engine.domain.keyed import KeyedRun, people_of
 from calc_engine.domain.ledger import LedgerEntry, PostingKey
 from calc_engine.domain.model import HeldDeal, PlanException, RunScope, StoredPlan
 from provisio_calc import CalcException, FxRate, Quota
@@ -158,14 +159,6 @@ class MemoryDeals(Deals):
         return [copy.deepcopy(kept.document) for (key, _), kept in self.kept.items() if key == deal]
 
     @override
-    async def close_dates(self, deal: str) -> set[str]:
-        return {
-            str(kept.document["close_date"])
-            for (key, _), kept in self.kept.items()
-            if key == deal and kept.document.get("close_date")
-        }
-
-    @override
     async def held_snapshots(self) -> list[dict[str, Any]]:
         return [
             copy.deepcopy(self.kept[(held.deal, held.revision)].document)
@@ -196,14 +189,19 @@ class MemoryDeals(Deals):
 
     @override
     async def revision_numbers(
-        self, deals: Collection[str] | None = None, window: tuple[date, date] | None = None
+        self,
+        deals: Collection[str] | None = None,
+        window: tuple[date, date] | None = None,
+        people: Collection[str] | None = None,
     ) -> dict[str, list[int]]:
         closing = None
         if window is not None:
             closing = {
                 deal
                 for (deal, _), kept in self.kept.items()
-                if kept.close_day is not None and window[0] <= kept.close_day <= window[1]
+                if kept.close_day is not None
+                and window[0] <= kept.close_day <= window[1]
+                and (people is None or set(people_of(kept.document)) & set(people))
             }
         out: dict[str, list[int]] = {}
         for deal, revision in sorted(self.kept):
@@ -244,12 +242,14 @@ class MemoryLedger(Ledger):
 
     @override
     async def posted_sums(
-        self, plan_id: str, periods: Iterable[str] | None = None
+        self, plan_id: str, periods: Iterable[str] | None = None, keyed: KeyedRun | None = None
     ) -> dict[PostingKey, Decimal]:
         wanted = None if periods is None else set(periods)
         sums: dict[PostingKey, Decimal] = defaultdict(Decimal)
         for row in self.rows:
-            if row.plan == plan_id and (wanted is None or row.period in wanted):
+            if row.plan != plan_id or (wanted is not None and row.period not in wanted):
+                continue
+            if keyed is None or keyed.wants(row.payee, row.component, row.deal):
                 sums[row.key] += row.amount
         return dict(sums)
 
@@ -276,6 +276,8 @@ class MemoryCalcExceptions(CalcExceptions):
                 return False
             if scope is None or row.deal in scope.deals:
                 return True
+            if scope.payees is not None and row.payee not in scope.payees:
+                return False
             return row.deal is None and row.period in scope.periods
 
         self.rows = [row for row in self.rows if not dropped(row)]

@@ -15,7 +15,7 @@ from provisio_calc.inputs import Activity, Deal, FxRate, Payee, Quota, Split
 from provisio_calc.measures import CompiledMeasure
 from provisio_calc.numbers import HUNDRED, ZERO, divide
 from provisio_calc.periods import local_day, period_of
-from provisio_calc.plan import Plan
+from provisio_calc.plan import Component, Plan
 from provisio_calc.result import CalcException, Entry
 
 # (payee, component index, period); contests use period "" (their value spans the window).
@@ -34,6 +34,19 @@ class Aggregate:
         self.count = ZERO
         self.earned = ZERO
         self.entries: list[Entry] = []
+
+
+def linear_coefficient(comp: Component) -> tuple[Decimal, bool] | None:
+    """A flat rate or per_deal with no threshold, cap or tiers is linear in V (or N, when
+    the flag is true): E' - E is then coefficient * the change, exactly, whatever the
+    other deals of the line; None for every other component."""
+    plain = comp.kind in ("commission", "spif") and comp.threshold is None
+    plain = plain and comp.cap is None and comp.tiers is None
+    if plain and comp.rate is not None:
+        return (comp.rate, False)
+    if plain and comp.per_deal is not None:
+        return (comp.per_deal, True)
+    return None
 
 
 class Setup:
@@ -96,18 +109,7 @@ class Setup:
             )
             for ci in range(len(self.components))
         ]
-        # A flat rate or per_deal with no threshold, cap or quota need is linear in V (or
-        # N): E' - E is then coefficient * the change, exactly, with no recomputation.
-        self.linear: list[tuple[Decimal, bool] | None] = []
-        for comp in self.components:
-            plain = comp.kind in ("commission", "spif") and comp.threshold is None
-            plain = plain and comp.cap is None and comp.tiers is None
-            if plain and comp.rate is not None:
-                self.linear.append((comp.rate, False))
-            elif plain and comp.per_deal is not None:
-                self.linear.append((comp.per_deal, True))
-            else:
-                self.linear.append(None)
+        self.linear = [linear_coefficient(comp) for comp in self.components]
 
     # ---------------------------------------------------------------- deals
 

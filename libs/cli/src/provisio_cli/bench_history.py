@@ -53,7 +53,8 @@ async def add_history_payees(bench: Bench) -> None:
 
 
 async def load_history(bench: Bench, first: int, count: int, today: date) -> None:
-    """COPY deals `first` .. `first + count - 1` into calc-engine's `deals` and `deal_revisions`."""
+    """COPY deals `first` .. `first + count - 1` into calc-engine's `deals` and `deal_revisions`
+    (with the `people` a keyed run looks them up by: their owner)."""
     template = DealSnapshot.model_validate(
         {
             "source": "generic",
@@ -83,10 +84,12 @@ async def load_history(bench: Bench, first: int, count: int, today: date) -> Non
                     changed_at=f"{close.isoformat()}T12:00:00Z",
                     owner=f"hist-{n % HISTORY_PAYEES:02d}",
                 )
-                revisions.append((f"generic:H-{n}", 1, json.dumps(document), close))
+                revisions.append((f"generic:H-{n}", 1, json.dumps(document), close, [document["owner"]]))
                 held.append((f"generic:H-{n}", 1, "won"))
             await conn.copy_records_to_table(
-                "deal_revisions", records=revisions, columns=["deal", "revision", "document", "close_day"]
+                "deal_revisions",
+                records=revisions,
+                columns=["deal", "revision", "document", "close_day", "people"],
             )
             await conn.copy_records_to_table("deals", records=held, columns=["deal", "revision", "status"])
         await conn.execute("ANALYZE deal_revisions; ANALYZE deals")

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from calc_engine.adapters.repositories import CalcRepositories, sql_repositories
 from calc_engine.adapters.tables import shared
@@ -74,6 +75,7 @@ VERSION_2 = {
         load_plan(PLAN).document()["components"][1],
     ],
 }
+REPS = ["ann", "bob", "cy", "dee"]
 Handler = Callable[[Any, Any], Awaitable[None]]
 HANDLERS: dict[type[Schema], Handler] = {
     PlanVersion: on_plan,
@@ -97,7 +99,7 @@ def events() -> list[Envelope]:
         # version 2 takes over from Q2 with other rates: whatever the order, Q1 stays version 1's
         envelope(PlanVersion(plan_id="tiered", version=2, document=VERSION_2, created_at=datetime.now(UTC))),
     ]
-    people = [("boss", None, ["manager"]), ("ann", "boss", ["rep"]), ("bob", "boss", ["rep"])]
+    people = [("boss", None, ["manager"]), *((rep, "boss", ["rep"]) for rep in REPS)]
     for pid, manager, roles in people:
         out.append(
             envelope(
@@ -111,31 +113,44 @@ def events() -> list[Envelope]:
                 )
             )
         )
-    for pid in ("ann", "bob"):
+    for pid in REPS:
         for q in (1, 2):
             out.append(envelope(QuotaRecord(payee=pid, period=f"{YEAR}-Q{q}", amount=Decimal("20000"))))
-    for n in range(24):
+    for n in range(40):
         close = date(YEAR, 1, 1) + timedelta(days=rng.randint(0, 170))
-        base = {
+        owner = rng.choice(REPS)
+        base: dict[str, Any] = {
             "source": "generic",
             "external_id": f"D{n}",
             "status": "won",
             "amount": f"{rng.randint(1000, 9000)}.{rng.randint(0, 99):02d}",
             "currency": "USD",
             "close_date": close.isoformat(),
-            "owner": f"generic:{rng.choice(['ann', 'bob'])}",
+            "owner": f"generic:{owner}",
             "changed_at": f"{close.isoformat()}T12:00:00Z",
         }
+        if n % 4 == 1:  # a split with another rep (a keyed run must redo both reps' lines)
+            partner = rng.choice([r for r in REPS if r != owner])
+            base["splits"] = [
+                {"payee": owner, "share": "0.6"},
+                {"payee": f"generic:{partner}", "share": "0.4"},
+            ]
         out.append(envelope(DealSnapshot.model_validate({**base, "revision": 1})))
+        later = (close + timedelta(days=10)).isoformat()
         if n % 5 == 0:  # a cancellation 10 days later (inside the clawback window)
-            later = (close + timedelta(days=10)).isoformat()
-            out.append(
-                envelope(
-                    DealSnapshot.model_validate(
-                        {**base, "revision": 2, "status": "cancelled", "changed_at": f"{later}T12:00:00Z"}
-                    )
+            second = {"status": "cancelled"}
+        elif n % 7 == 3:  # another rep takes the deal over, and it closes in another month
+            moved = (close + timedelta(days=rng.choice([-40, 40]))).isoformat()
+            second = {"owner": f"generic:{rng.choice(REPS)}", "close_date": moved}
+        else:
+            continue
+        out.append(
+            envelope(
+                DealSnapshot.model_validate(
+                    {**base, **second, "revision": 2, "changed_at": f"{later}T12:00:00Z"}
                 )
             )
+        )
     return out
 
 
@@ -187,6 +202,7 @@ async def test_any_order_with_duplicates_gives_the_pure_engines_numbers(
     fresh_db: Callable[[str], Awaitable[str]], embedded_pg: EmbeddedPostgres, seed: int
 ) -> None:
     settings = ProvisioSettings(pg_port=embedded_pg.port)
+    keyed_before = keyed_runs()
     all_events = events()
     in_order = await apply_all(settings, await fresh_db("inorder"), all_events, seed)
     shuffled = list(all_events) + random.Random(seed).sample(all_events, 10)  # duplicates
@@ -196,11 +212,17 @@ async def test_any_order_with_duplicates_gives_the_pure_engines_numbers(
 
     # ... and both equal the pure engine over the final inputs (per line, exactly).
     deals = [
-        Deal.from_dict({**e.data, "owner": e.data["owner"].removeprefix("generic:")})
+        Deal.from_dict(
+            {
+                **e.data,
+                "owner": e.data["owner"].removeprefix("generic:"),
+                "splits": [{**s, "payee": s["payee"].removeprefix("generic:")} for s in e.data["splits"]],
+            }
+        )
         for e in all_events
         if e.type == "deal.snapshot"
     ]
-    payees = [Payee("boss", roles=("manager",)), Payee("ann", manager="boss"), Payee("bob", manager="boss")]
+    payees = [Payee("boss", roles=("manager",)), *(Payee(rep, manager="boss") for rep in REPS)]
     quotas = [
         Quota(e.data["payee"], e.data["period"], Decimal(e.data["amount"]))
         for e in all_events
@@ -213,3 +235,8 @@ async def test_any_order_with_duplicates_gives_the_pure_engines_numbers(
         expected[(line.payee, line.component, line.period)] += line.earned
     assert {k: v for k, v in in_order.items() if v} == {k: v for k, v in expected.items() if v}
     assert any(k[1] == "override" for k in in_order)  # the manager's rollup is there
+    assert keyed_runs() > keyed_before  # deal and quota events ran keyed (domain.keyed)
+
+
+def keyed_runs() -> float:
+    return REGISTRY.get_sample_value("provisio_calc_run_deals_count", {"scope": "keyed"}) or 0.0

@@ -4,6 +4,7 @@ and against the in-memory fake of `calc_fakes`: the same assertions, so fakes ca
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
@@ -15,6 +16,7 @@ from calc_fakes import memory_repositories
 from calc_engine.adapters.repositories import CalcRepositories, sql_repositories
 from calc_engine.adapters.tables import shared
 from calc_engine.bootstrap import MIGRATIONS
+from calc_engine.domain.keyed import KeyedRun
 from calc_engine.domain.ledger import ENGINE_DATE, LedgerEntry, PostingKey
 from calc_engine.domain.model import HeldDeal, PlanException, RunScope, StoredPlan
 from provisio_calc import CalcException, FxRate, Quota
@@ -150,17 +152,33 @@ async def test_a_deal_holds_one_revision_and_keeps_every_revision_once(new_uow: 
         ]
 
 
-async def test_close_dates_are_distinct_and_skip_revisions_without_one(new_uow: CalcUoWFactory) -> None:
-    deal = unique("generic:D")
+async def test_a_window_with_people_loads_the_deals_naming_them_in_a_revision_closing_inside_it(
+    new_uow: CalcUoWFactory,
+) -> None:
+    owned, split, moved, other = (unique(f"generic:{n}") for n in ("owned", "split", "moved", "other"))
+    ann, bob, cy = unique("hubspot:ann"), unique("bob"), unique("cy")
+
+    def named(deal: str, revision: int, close: str, owner: str, *splits: str) -> dict[str, object]:
+        return {**snapshot(deal, revision, close), "owner": owner, "splits": [{"payee": p} for p in splits]}
+
     async with new_uow() as uow:
-        await uow.repos.deals.add_revision(deal, 1, snapshot(deal, 1, None), None)
-        await uow.repos.deals.add_revision(deal, 2, snapshot(deal, 2, "2026-02-10"), date(2026, 2, 10))
-        await uow.repos.deals.add_revision(deal, 3, snapshot(deal, 3, "2026-02-10"), date(2026, 2, 10))
-        await uow.repos.deals.add_revision(
-            deal, 4, snapshot(deal, 4, "2026-05-01T10:00:00Z"), date(2026, 5, 1)
-        )
-        assert await uow.repos.deals.close_dates(deal) == {"2026-02-10", "2026-05-01T10:00:00Z"}
-        assert await uow.repos.deals.close_dates(unique("generic:none")) == set()
+        await uow.repos.deals.add_revision(owned, 1, named(owned, 1, "2026-02-10", ann), date(2026, 2, 10))
+        await uow.repos.deals.add_revision(split, 1, named(split, 1, "2026-03-01", cy, bob), date(2026, 3, 1))
+        # ann's deal in Q1 first, then cy's in Q2: the Q1 revision names ann
+        await uow.repos.deals.add_revision(moved, 1, named(moved, 1, "2026-01-05", ann), date(2026, 1, 5))
+        await uow.repos.deals.add_revision(moved, 2, named(moved, 2, "2026-05-05", cy), date(2026, 5, 5))
+        await uow.repos.deals.add_revision(other, 1, named(other, 1, "2026-05-01", ann), date(2026, 5, 1))
+        await uow.commit()
+    q1, q2 = (date(2026, 1, 1), date(2026, 3, 31)), (date(2026, 4, 1), date(2026, 6, 30))
+    async with new_uow() as uow:
+        of_ann = await uow.repos.deals.revision_numbers(window=q1, people=[ann])
+        of_bob_cy = await uow.repos.deals.revision_numbers(window=q1, people=[bob, cy])
+        of_cy_q2 = await uow.repos.deals.revision_numbers(window=q2, people=[cy])
+        nobody = await uow.repos.deals.revision_numbers(window=q1, people=[])
+    assert of_ann == {owned: [1], moved: [1, 2]}  # every revision of each deal found
+    assert of_bob_cy == {split: [1]}  # a split payee is named too
+    assert of_cy_q2 == {moved: [1, 2]}
+    assert nobody == {}
 
 
 async def test_a_window_loads_every_revision_of_the_deals_closing_inside_it(new_uow: CalcUoWFactory) -> None:
@@ -277,6 +295,35 @@ async def test_the_ledger_sums_what_was_posted_per_key_and_period(new_uow: CalcU
     assert none == {}
 
 
+async def test_a_keyed_run_sums_the_linear_entries_of_its_deals_and_the_other_lines_of_its_payees(
+    new_uow: CalcUoWFactory,
+) -> None:
+    plan = unique("plan")
+
+    def of(payee: str, component: str, deal: str | None, amount: str) -> LedgerEntry:
+        posted = entry(plan, payee, "2026-Q1", "2026-02-10", amount, deal)
+        return dataclasses.replace(posted, component=component)
+
+    async with new_uow() as uow:
+        await uow.repos.ledger.append(
+            of("ann", "tiered", "g:D1", "10"),
+            of("ann", "tiered", "g:D2", "20"),
+            of("bob", "tiered", "g:D3", "30"),
+            of("boss", "override", "g:D1", "1"),
+            of("boss", "override", "g:D3", "3"),
+            of("ann", "flat", None, "5"),
+        )
+        await uow.commit()
+    keyed = KeyedRun(frozenset({"ann"}), frozenset({"g:D1"}), frozenset({"override", "flat"}))
+    async with new_uow() as uow:
+        sums = await uow.repos.ledger.posted_sums(plan, {"2026-Q1"}, keyed)
+    assert {(k.payee, k.component, k.deal): v for k, v in sums.items()} == {
+        ("ann", "tiered", "g:D1"): Decimal(10),
+        ("ann", "tiered", "g:D2"): Decimal(20),
+        ("boss", "override", "g:D1"): Decimal(1),
+    }
+
+
 async def test_ledger_entries_are_listed_oldest_first_by_payee_and_deal(new_uow: CalcUoWFactory) -> None:
     plan, ann, bob = unique("plan"), unique("ann"), unique("bob")
     posted = [
@@ -364,6 +411,25 @@ async def test_a_scoped_run_replaces_exactly_its_deals_and_the_missing_quotas_of
         ("missing_fx", "bob", "g:D2", None),
         ("missing_quota", "bob", None, "2026-Q2"),
     ]
+
+
+async def test_a_keyed_run_replaces_the_missing_quotas_of_its_payees_only(new_uow: CalcUoWFactory) -> None:
+    plan = unique("plan")
+
+    def quota_gap(payee: str, period: str) -> CalcException:
+        return CalcException("missing_quota", payee, None, f"needs a quota for {period}", period)
+
+    async with new_uow() as uow:
+        gaps = [quota_gap("ann", "2026-Q1"), quota_gap("bob", "2026-Q1")]
+        await uow.repos.exceptions.replace(plan, gaps, None)
+        # A keyed run of ann's Q1 lines that loaded D1: ann has her quota now; bob is not its.
+        await uow.repos.exceptions.replace(
+            plan, [], RunScope(frozenset({"g:D1"}), frozenset({"2026-Q1"}), frozenset({"ann"}))
+        )
+        await uow.commit()
+    async with new_uow() as uow:
+        listed = [(e.kind, e.payee) for e in await uow.repos.exceptions.all() if e.plan == plan]
+    assert listed == [("missing_quota", "bob")]
 
 
 async def test_a_run_and_a_lookup_may_name_more_deals_than_a_statement_has_parameters(

@@ -131,12 +131,18 @@ async def test_a_new_revision_moving_the_close_date_reconciles_both_periods(stor
     )
 
 
-async def test_a_deal_event_leaves_its_close_days_for_the_finisher(store: CalcStore) -> None:
+async def test_a_deal_event_leaves_its_close_days_deal_and_people_for_the_finisher(store: CalcStore) -> None:
     await consume(store, deal("D1", close=f"{YEAR}-02-10"))
     uow = fake_uow(store)
     async with uow:
-        await on_deal(uow, deal("D1", revision=2, close=f"{YEAR}-05-10"))
-        assert uow.state[PENDING] == Pending(days={f"{YEAR}-02-10", f"{YEAR}-05-10"})
+        # bob takes the deal over, with a split to cy: ann's lines can change too
+        moved = deal(
+            "D1", revision=2, close=f"{YEAR}-05-10", owner="bob", splits=[("cy", "0.5"), ("bob", "0.5")]
+        )
+        await on_deal(uow, moved)
+        assert uow.state[PENDING] == Pending(
+            days={f"{YEAR}-02-10", f"{YEAR}-05-10"}, deals={"generic:D1"}, payees={"ann", "bob", "cy"}
+        )
         await on_deal(uow, deal("D2", status="open", close=None))
         assert uow.state[PENDING].everything
 

@@ -1,6 +1,7 @@
 """calc-engine on plan, payee, quota, fx rate and activity events, on the fake unit of work.
 
-Each of them reconciles the whole of every plan."""
+Plan, payee, fx rate and activity events reconcile the whole of every plan; a quota event
+only that payee's lines of its period (a keyed run, `domain.keyed`)."""
 
 from __future__ import annotations
 
@@ -160,7 +161,7 @@ async def test_a_payee_change_reconciles_the_whole_plan() -> None:
 # ---------------------------------------------------------------------------- quotas
 
 
-async def test_a_quota_change_reconciles_the_whole_plan() -> None:
+async def test_a_quota_change_reconciles_that_payees_lines_of_its_period() -> None:
     store = empty()
     await consume(store, plan_version(RETROACTIVE), payee("ann"))
     await consume(store, deal("D1", amount="1000.00"), deal("D2", amount="1000.00", close=f"{YEAR}-05-10"))
@@ -178,8 +179,12 @@ async def test_a_quota_change_reconciles_the_whole_plan() -> None:
     drift(store, f"{YEAR}-Q3", f"{YEAR}-08-01", "5")
     await consume(store, quota("ann", f"{YEAR}-Q1", "800"))  # now above 100%: the retroactive true-up
 
-    assert sorted(row.amount for row in ledger_rows(store)[-2:]) == [Decimal("-5"), Decimal("50")]
-    assert ledger_total(store, payee="ann") == Decimal("200")
+    # Only ann's Q1 lines are redone (keyed): the drift planted in Q3 is not this event's.
+    assert [(row.period, row.amount) for row in ledger_rows(store)[-2:]] == [
+        (f"{YEAR}-Q3", Decimal("5")),
+        (f"{YEAR}-Q1", Decimal("50")),
+    ]
+    assert ledger_total(store, payee="ann") == Decimal("205")
 
 
 async def test_a_removed_quota_parks_the_payee_again() -> None:

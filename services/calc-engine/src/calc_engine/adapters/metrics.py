@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from prometheus_client import Gauge
+from prometheus_client import Gauge, Histogram
 
 from calc_engine.domain.input_check import KINDS
 
@@ -32,3 +32,17 @@ def show_input_differences(counts: Mapping[str, int]) -> None:
     """Set the gauge for every kind (zero for kinds without a difference)."""
     for kind in KINDS:
         INPUT_DIFFERENCES.labels(kind).set(counts.get(kind, 0))
+
+
+RUN_DEALS = Histogram(
+    "provisio_calc_run_deals",
+    "Deals one plan reconciliation loaded and computed, by scope: keyed (the lines and entries "
+    "a batch of deal or quota events can change), periods (whole periods), plan (every period)",
+    ["scope"],
+    buckets=(0, 1, 10, 100, 1_000, 10_000, 100_000, 1_000_000),
+)
+
+
+def observe_run(deals: int, scope: str) -> None:
+    """Count one plan reconciliation and the deals it computed."""
+    RUN_DEALS.labels(scope).observe(deals)

@@ -33,19 +33,29 @@ class ParsedDeals:
         self._deals: dict[str, tuple[tuple[int, ...], list[Deal]]] = {}
         self.parsed = 0  # deals read and parsed since start (for tests and curiosity)
 
-    async def load(self, deals: Deals, window: tuple[date, date] | None, index: dict[str, str]) -> list[Deal]:
+    async def load(
+        self,
+        deals: Deals,
+        window: tuple[date, date] | None,
+        index: dict[str, str],
+        people: set[str] | None = None,
+    ) -> list[Deal]:
         """Every revision of the deals with a revision closing in `window` (all deals
-        without one), as the engine's `Deal`s, renumbered in history order."""
+        without one; with `people`, only those naming one of these references in such a
+        revision), as the engine's `Deal`s, renumbered in history order."""
         if index != self._index:
             self._deals.clear()
             self._index = dict(index)
-        numbers = {deal: tuple(n) for deal, n in (await deals.revision_numbers(window=window)).items()}
+        found = await deals.revision_numbers(window=window, people=people)
+        numbers = {deal: tuple(n) for deal, n in found.items()}
         stale = [
             deal for deal, n in numbers.items() if (kept := self._deals.get(deal)) is None or kept[0] != n
         ]
         if stale:
             documents = await (
-                deals.revisions(deals=stale) if len(stale) <= _BY_KEY else deals.revisions(window)
+                deals.revisions(deals=stale)
+                if len(stale) <= _BY_KEY or people is not None
+                else deals.revisions(window)
             )
             by_deal: dict[str, list[dict[str, Any]]] = {}
             for document in documents:

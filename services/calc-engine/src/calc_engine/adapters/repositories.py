@@ -29,6 +29,7 @@ from calc_engine.adapters.tables import (
     plans,
     quotas,
 )
+from calc_engine.domain.keyed import KeyedRun, people_of
 from calc_engine.domain.ledger import ENGINE_DATE, LedgerEntry, PostingKey
 from calc_engine.domain.model import HeldDeal, PlanException, RunScope, StoredPlan
 from provisio_calc import CalcException, FxRate, Quota
@@ -129,10 +130,6 @@ class Deals(ABC):
         """Every kept revision's snapshot of one deal (any order)."""
 
     @abstractmethod
-    async def close_dates(self, deal: str) -> set[str]:
-        """The distinct close dates (as sent) of the deal's revisions; none counted twice."""
-
-    @abstractmethod
     async def held_snapshots(self) -> list[dict[str, Any]]:
         """The snapshot of the held revision of every deal."""
 
@@ -149,10 +146,15 @@ class Deals(ABC):
 
     @abstractmethod
     async def revision_numbers(
-        self, deals: Collection[str] | None = None, window: tuple[date, date] | None = None
+        self,
+        deals: Collection[str] | None = None,
+        window: tuple[date, date] | None = None,
+        people: Collection[str] | None = None,
     ) -> dict[str, list[int]]:
         """Every deal (or those of `deals`; with `window`, those with a revision whose close
-        day lies inside it) and the numbers of the revisions of it held, ascending."""
+        day lies inside it; with `people` too, a revision closing inside it that names one
+        of these references as owner or split payee, `domain.keyed.people_of`) and the
+        numbers of the revisions of it held, ascending."""
 
 
 class Activities(ABC):
@@ -181,9 +183,10 @@ class Ledger(ABC):
 
     @abstractmethod
     async def posted_sums(
-        self, plan_id: str, periods: Iterable[str] | None = None
+        self, plan_id: str, periods: Iterable[str] | None = None, keyed: KeyedRun | None = None
     ) -> dict[PostingKey, Decimal]:
-        """The sum posted per posting key for a plan (only `periods` when given)."""
+        """The sum posted per posting key for a plan (only `periods` when given; only the
+        keys a keyed run wants, `KeyedRun.wants`, with `keyed`)."""
 
     @abstractmethod
     async def entries(
@@ -201,7 +204,8 @@ class CalcExceptions(ABC):
 
         `scope=None` (a whole-plan run) replaces the plan's list. A scoped run replaces
         exactly the exceptions of what it recomputed: those of the deals it loaded and the
-        deal-less ones (missing quota) of its periods; the rest of the plan's list stays.
+        deal-less ones (missing quota) of its periods (of its payees only, when it names
+        them: a keyed run); the rest of the plan's list stays.
         `found` holds only exceptions inside the scope.
         """
 
@@ -354,9 +358,10 @@ class SqlDeals(Deals):
     async def add_revision(
         self, deal: str, revision: int, document: dict[str, Any], close_day: date | None
     ) -> None:
+        people = people_of(document)
         await self.session.execute(
             insert(deal_revisions)
-            .values(deal=deal, revision=revision, document=document, close_day=close_day)
+            .values(deal=deal, revision=revision, document=document, close_day=close_day, people=people)
             .on_conflict_do_nothing()
         )
 
@@ -375,16 +380,6 @@ class SqlDeals(Deals):
             sa.select(deal_revisions.c.document).where(deal_revisions.c.deal == deal)
         )
         return [dict(d) for d in rows.scalars()]
-
-    async def close_dates(self, deal: str) -> set[str]:
-        close_dates = (
-            await self.session.execute(
-                sa.select(deal_revisions.c.document["close_date"].astext)
-                .where(deal_revisions.c.deal == deal)
-                .distinct()
-            )
-        ).scalars()
-        return {d for d in close_dates if d}
 
     async def held_snapshots(self) -> list[dict[str, Any]]:
         rows = await self.session.execute(
@@ -410,7 +405,10 @@ class SqlDeals(Deals):
         return [HeldDeal(r.deal, r.revision, r.status) for r in rows]
 
     async def revision_numbers(
-        self, deals: Collection[str] | None = None, window: tuple[date, date] | None = None
+        self,
+        deals: Collection[str] | None = None,
+        window: tuple[date, date] | None = None,
+        people: Collection[str] | None = None,
     ) -> dict[str, list[int]]:
         t = deal_revisions
         numbers = sa.func.array_agg(aggregate_order_by(t.c.revision, t.c.revision))
@@ -418,7 +416,7 @@ class SqlDeals(Deals):
         if deals is not None:
             query = query.where(t.c.deal == _any_of(deals))
         if window is not None:
-            query = query.where(t.c.deal.in_(_closing_in(window)))
+            query = query.where(t.c.deal.in_(_closing_in(window, people)))
         rows = (await self.session.execute(query)).all()
         return {r.deal: list(r.n) for r in rows}
 
@@ -430,13 +428,14 @@ def _any_of(values: Iterable[str]) -> Any:
     return sa.any_(sa.bindparam(None, sorted(values), type_=ARRAY(sa.Text)))
 
 
-def _closing_in(window: tuple[date, date]) -> sa.Select[tuple[str]]:
-    """The deals with a revision whose close day lies inside `window` (inclusive)."""
-    return (
-        sa.select(deal_revisions.c.deal)
-        .where(deal_revisions.c.close_day.between(window[0], window[1]))
-        .distinct()
-    )
+def _closing_in(window: tuple[date, date], people: Collection[str] | None = None) -> sa.Select[tuple[str]]:
+    """The deals with a revision whose close day lies inside `window` (inclusive) and, with
+    `people`, that names one of them (the GIN index on `people` finds those)."""
+    query = sa.select(deal_revisions.c.deal).where(deal_revisions.c.close_day.between(window[0], window[1]))
+    if people is not None:
+        wanted = sa.bindparam(None, sorted(people), type_=ARRAY(sa.Text))
+        query = query.where(deal_revisions.c.people.op("&&")(wanted))
+    return query.distinct()
 
 
 class SqlActivities(Activities):
@@ -496,7 +495,7 @@ class SqlLedger(Ledger):
         )
 
     async def posted_sums(
-        self, plan_id: str, periods: Iterable[str] | None = None
+        self, plan_id: str, periods: Iterable[str] | None = None, keyed: KeyedRun | None = None
     ) -> dict[PostingKey, Decimal]:
         # A re-dated correction counts towards the day the engine dates it (ENGINE_DATE).
         day = sa.func.coalesce(
@@ -516,6 +515,12 @@ class SqlLedger(Ledger):
         )
         if periods is not None:
             query = query.where(ledger.c.period.in_(sorted(periods)))
+        if keyed is not None:
+            linear = ledger.c.component == _any_of(keyed.linear)
+            query = query.where(
+                (linear & (ledger.c.deal == _any_of(keyed.deals)))
+                | (~linear & (ledger.c.payee == _any_of(keyed.payees)))
+            )
         rows = (await self.session.execute(query)).all()
         return {PostingKey(r[0], r[1], r[2], r[3], r[4]): Decimal(r[5]) for r in rows}
 
@@ -562,7 +567,11 @@ class SqlCalcExceptions(CalcExceptions):
                 t.delete().where(
                     t.c.plan == plan_id,
                     (t.c.deal == _any_of(scope.deals))
-                    | (t.c.deal.is_(None) & (t.c.period == _any_of(scope.periods))),
+                    | (
+                        t.c.deal.is_(None)
+                        & (t.c.period == _any_of(scope.periods))
+                        & (sa.true() if scope.payees is None else t.c.payee == _any_of(scope.payees))
+                    ),
                 )
             )
         if found:

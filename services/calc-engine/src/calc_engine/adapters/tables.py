@@ -4,7 +4,7 @@ the append-only ledger, the current calculation exceptions, and the shared table
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from provisio_common.tables import shared_tables
 
@@ -60,6 +60,9 @@ deal_revisions = sa.Table(
     # The close date's calendar day as sent (UTC for timestamps): a coarse index only,
     # the engine decides the period in the plan's timezone.
     sa.Column("close_day", sa.Date, nullable=True),
+    # The owner and split payees as sent (CRM references or payee ids, `domain.keyed.people_of`):
+    # a keyed run loads the deals naming the people it recomputes (GIN index, migration 0008).
+    sa.Column("people", ARRAY(sa.Text), nullable=False, server_default="{}"),
 )
 
 activities = sa.Table(

@@ -64,4 +64,6 @@ def exception_in_scope(exception: CalcException, scope: RunScope | None) -> bool
         return True
     if exception.deal is not None:
         return exception.deal in scope.deals
+    if scope.payees is not None and exception.payee not in scope.payees:
+        return False
     return exception.period is not None and exception.period in scope.periods

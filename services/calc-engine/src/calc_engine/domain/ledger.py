@@ -104,16 +104,25 @@ def _sort_key(key: PostingKey) -> tuple[str, str, str, date, str]:
     return (key.payee, key.component, key.period, key.day, key.deal or "")
 
 
-def entry_explanation(line: Line | None, deal: str | None, plan_version: int) -> dict[str, Any]:
+# The line's totals, left off an entry whose run did not load every deal of the line.
+LINE_TOTALS = ("value", "credited_deals", "earned")
+
+
+def entry_explanation(
+    line: Line | None, deal: str | None, plan_version: int, totals: bool = True
+) -> dict[str, Any]:
     """The line's arithmetic (value, quota, attainment, bands, rate, earned) for one entry.
 
     The per-deal lists of the line are left out (they would make every entry as large as
     its period); the entry keeps the credit of its own deal, and the line's other deals
-    are on their own entries.
+    are on their own entries. Without `totals` (a keyed run's entry on a linear line it
+    computed from this deal alone, `domain.keyed`), the line's totals are left out too:
+    the entry is this deal's credit times the rate, and the line's sum is the statement's.
     """
     if line is None:
         return {"reason": "the line no longer earns", "plan_version": plan_version}
-    explanation = {k: v for k, v in line.explanation.items() if k not in ("credits", "entries")}
+    left_out = ("credits", "entries") if totals else ("credits", "entries", *LINE_TOTALS)
+    explanation = {k: v for k, v in line.explanation.items() if k not in left_out}
     explanation["plan_version"] = plan_version
     for credit in line.explanation.get("credits", []):
         if deal is not None and credit.get("deal") == deal:

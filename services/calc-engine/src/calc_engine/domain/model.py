@@ -39,7 +39,9 @@ class PlanException:
 
 @dataclass(frozen=True)
 class RunScope:
-    """What a scoped reconcile recomputed: the deals it loaded and the periods it redid."""
+    """What a scoped reconcile recomputed: the deals it loaded and the periods it redid
+    (for every payee, or for `payees` only: a keyed run, `domain.keyed`)."""
 
     deals: frozenset[str]
     periods: frozenset[str]
+    payees: frozenset[str] | None = None

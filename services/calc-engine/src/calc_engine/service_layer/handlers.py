@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from calc_engine.domain.credits import credits_of, restated_shares
 from calc_engine.domain.inputs import close_day_of, to_activity, to_deal
+from calc_engine.domain.keyed import people_of
 from calc_engine.domain.model import StoredPlan
 from calc_engine.domain.people import crm_index
 from calc_engine.domain.plan_versions import PlanChange, change_day, held_versions
@@ -19,6 +20,7 @@ from calc_engine.service_layer import CalcUoW
 from calc_engine.service_layer.clock import Clock, as_of_day, system_clock
 from calc_engine.service_layer.reconcile import reconcile_all
 from provisio_calc import FxRate, InputInvalid, PlanInvalid, load_plan
+from provisio_calc.periods import period_bounds
 from provisio_calc.versions import succession_problems
 from provisio_common.events import (
     ActivityRecord,
@@ -45,6 +47,10 @@ class Pending:
     days: set[str] = field(default_factory=set)
     everything: bool = False
     plans: dict[str, PlanChange] = field(default_factory=dict)  # versions stored, per plan
+    # What a keyed run of `days` redoes (`domain.keyed`): the deals whose events these
+    # were, and the payees whose non-linear lines they can change.
+    deals: set[str] = field(default_factory=set)
+    payees: set[str] = field(default_factory=set)
 
 
 def pending(uow: CalcUoW) -> Pending:
@@ -73,6 +79,7 @@ async def reconcile_pending(uow: CalcUoW, applied: list[Envelope], clock: Clock 
         days=days,
         changes=work.plans,
         everything=work.everything,
+        touched=(work.deals, work.payees),
     )
 
 
@@ -101,7 +108,8 @@ async def on_deal(uow: CalcUoW, snapshot: DealSnapshot) -> None:
     if await repos.deals.revision(snapshot.key, snapshot.revision) is not None:
         return  # this revision is held already (a redelivery or a replay)
     await repos.deals.add_revision(snapshot.key, snapshot.revision, document, close_day_of(document))
-    current = max(await repos.deals.history(snapshot.key), key=revision_order)
+    history = await repos.deals.history(snapshot.key)
+    current = max(history, key=revision_order)
     if current["revision"] != held:
         await repos.deals.hold(snapshot.key, current["revision"], current["status"])
         previous = None if held is None else await repos.deals.revision(snapshot.key, held)
@@ -111,12 +119,16 @@ async def on_deal(uow: CalcUoW, snapshot: DealSnapshot) -> None:
             credits_of(to_deal(current, index)),
             credits_of(None if previous is None else to_deal(previous, index)),
         )
-    # Only the periods of this deal's close dates (every revision's) can change.
-    days = await repos.deals.close_dates(snapshot.key)
+    # Only the periods of this deal's close dates (every revision's) can change, and in
+    # them only the lines of the people any revision credits (and this deal's entries).
+    days = {str(d["close_date"]) for d in history if d.get("close_date")}
+    work = pending(uow)
     if days:
-        pending(uow).days.update(days)
+        work.days.update(days)
+        work.deals.add(snapshot.key)
+        work.payees.update(index.get(ref, ref) for d in history for ref in people_of(d))
     else:
-        pending(uow).everything = True
+        work.everything = True
 
 
 async def publish_credits(
@@ -213,9 +225,17 @@ async def on_fx_rate(uow: CalcUoW, record: FxRateRecord) -> None:
 
 
 async def on_quota(uow: CalcUoW, record: QuotaRecord) -> None:
-    """Replicate a quota (null amount: removed) and reconcile."""
+    """Replicate a quota (null amount: removed) and reconcile the payee's lines of that
+    period (a keyed run; the period whole for plans that cannot be keyed)."""
     if record.amount is None:
         await uow.repos.quotas.remove(record.payee, record.period)
     else:
         await uow.repos.quotas.put(record.payee, record.period, record.amount)
-    pending(uow).everything = True
+    work = pending(uow)
+    try:
+        first, _ = period_bounds(record.period)
+    except ValueError:
+        work.everything = True  # not a period label the engine knows: redo everything
+        return
+    work.days.add(first.isoformat())
+    work.payees.add(record.payee)

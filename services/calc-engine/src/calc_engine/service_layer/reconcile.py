@@ -2,16 +2,18 @@
 
 Runs inside the consumer's unit of work (inbox + state + ledger + outbox commit together),
 or inside `recompute`'s. A per-plan lock serializes replicas, so two never post the same
-delta.
+delta. Deal and quota events run keyed (`domain.keyed`): only the lines and entries they
+can change, from only the deals crediting those people.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, date, datetime
 
-from calc_engine.adapters.metrics import show_exception_counts
+from calc_engine.adapters.metrics import observe_run, show_exception_counts
 from calc_engine.domain.assignments import assigned, deal_people, exception_in_scope, exception_on_plan
+from calc_engine.domain.keyed import keyed_run
 from calc_engine.domain.ledger import (
     LedgerEntry,
     deltas,
@@ -40,6 +42,7 @@ async def reconcile_plan(
     days: Iterable[date | datetime | str] = (),
     change: PlanChange | None = None,
     whole: bool = False,
+    touched: tuple[Collection[str], Collection[str]] | None = None,
 ) -> int:
     """Bring one plan's ledger to what the engine computes now; return entries posted.
 
@@ -49,7 +52,9 @@ async def reconcile_plan(
     deals closing in them; with `change` (versions of this plan just stored), the periods
     those versions can change, and corrections of days before the change are dated the
     day it was made (PLANS.md "Payout"). Plans with a contest (whose windows span
-    periods), `whole`, or neither `days` nor `change`: the whole plan.
+    periods), `whole`, or neither `days` nor `change`: the whole plan. With `days`,
+    `touched` (the deals and payees the events touched) and no `change`, a plan that can
+    be is run keyed (`domain.keyed`).
     """
     repos = uow.repos
     await repos.ledger.lock_plan(plan_id)
@@ -60,7 +65,11 @@ async def reconcile_plan(
     plan = versions[-1]
     scope = None if whole else run_scope(versions, list(days), change)
     window = None if scope is None else close_day_window(scope)
-    inputs = await load_inputs(repos, window)
+    keyed = None
+    if scope is not None and change is None and touched is not None:
+        keyed = keyed_run(versions, *touched)
+    inputs = await load_inputs(repos, window, keyed)
+    observe_run(len(inputs.deals), "plan" if scope is None else "periods" if keyed is None else "keyed")
     result = calculate(
         versions,
         inputs.deals,
@@ -76,18 +85,27 @@ async def reconcile_plan(
         first, last = period_bounds(line.period)
         return document is not None and assigned(document, plan_id, first, last)
 
-    lines = [line for line in result.lines if on_plan(line) and (scope is None or line.period in scope)]
+    def in_run(line: Line) -> bool:
+        return (scope is None or line.period in scope) and (
+            keyed is None or keyed.wants_line(line.payee, line.component)
+        )
+
+    lines = [line for line in result.lines if in_run(line) and on_plan(line)]
     by_line = {(line.payee, line.component, line.period): line for line in lines}
     posting: list[LedgerEntry] = []
-    posted_now = await repos.ledger.posted_sums(plan_id, scope)
+    desired = desired_postings(lines)
+    if keyed is not None:
+        desired = {k: v for k, v in desired.items() if keyed.wants(k.payee, k.component, k.deal)}
+    posted_now = await repos.ledger.posted_sums(plan_id, scope, keyed)
     redate = None if change is None else change.day
-    for key, delta in deltas(desired_postings(lines), posted_now):
+    for key, delta in deltas(desired, posted_now):
         line = by_line.get((key.payee, key.component, key.period))
         # The version that computed the line (the newest for a line that no longer earns).
         version = version_named(versions, None if line is None else line.explanation.get("plan_version"))
         assert isinstance(version.version, int)
         day = posting_day(key.day, redate)
-        explanation = entry_explanation(line, key.deal, version.version)
+        totals = keyed is None or keyed.totals_known(key.payee, key.component)
+        explanation = entry_explanation(line, key.deal, version.version, totals)
         why = f"plan {plan_id} changed on {redate} (version {max(change.versions)})" if change else ""
         record = LedgerEntryRecord(
             entry_id=new_id(),
@@ -110,7 +128,10 @@ async def reconcile_plan(
         posting.append(stored_entry(record))
         await uow.publish(record)
     await repos.ledger.append(*posting)
-    run = None if scope is None else RunScope(frozenset(d.key for d in inputs.deals), frozenset(scope))
+    run = None
+    if scope is not None:
+        payees = None if keyed is None else keyed.payees
+        run = RunScope(frozenset(d.key for d in inputs.deals), frozenset(scope), payees)
     people = deal_people(inputs.deals)
     found = [
         e
@@ -150,17 +171,19 @@ async def reconcile_all(
     days: Iterable[date | datetime | str] = (),
     changes: Mapping[str, PlanChange] | None = None,
     everything: bool = False,
+    touched: tuple[Collection[str], Collection[str]] | None = None,
 ) -> int:
     """Reconcile every plan (only the periods of `days` when given; whole with
-    `everything`); `changes`: plan versions just stored, per plan (see `reconcile_plan`).
-    With changes and neither days nor everything, only the changed plans."""
-    touched = list(days)
+    `everything`); `changes`: plan versions just stored, per plan; `touched`: the deals
+    and payees the events touched (see `reconcile_plan`). With changes and neither days
+    nor everything, only the changed plans."""
+    days = list(days)
     found = changes or {}
-    plan_ids = await uow.repos.plans.ids() if touched or everything or not found else list(found)
+    plan_ids = await uow.repos.plans.ids() if days or everything or not found else list(found)
     total = 0
     for plan_id in sorted(plan_ids):
         total += await reconcile_plan(
-            uow, plan_id, cause_event, as_of, touched, found.get(plan_id), whole=everything
+            uow, plan_id, cause_event, as_of, days, found.get(plan_id), whole=everything, touched=touched
         )
     return total
 
