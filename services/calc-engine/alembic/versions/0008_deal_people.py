@@ -15,9 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column(
-        "deal_revisions", sa.Column("people", ARRAY(sa.Text), nullable=False, server_default="{}")
-    )
+    op.add_column("deal_revisions", sa.Column("people", ARRAY(sa.Text), nullable=False, server_default="{}"))
     # The owner and split payees as sent (calc_engine.domain.keyed.people_of).
     op.execute(
         "UPDATE deal_revisions SET people = ARRAY(SELECT DISTINCT p FROM ("
