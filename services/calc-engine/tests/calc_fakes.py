@@ -233,8 +233,12 @@ class MemoryLedger(Ledger):
         self.locked: list[str] = []
 
     @override
-    async def lock_plan(self, plan_id: str) -> None:
-        self.locked.append(plan_id)
+    async def lock_plan(self, plan_id: str, *, shared: bool = False) -> None:
+        self.locked.append(f"{plan_id} (shared)" if shared else plan_id)
+
+    @override
+    async def lock_payees(self, plan_id: str, payees: Collection[str]) -> None:
+        self.locked.extend(f"{plan_id}:{payee}" for payee in sorted(payees))
 
     @override
     async def append(self, *entries: LedgerEntry) -> None:

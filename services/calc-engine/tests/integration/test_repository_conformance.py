@@ -4,6 +4,7 @@ and against the in-memory fake of `calc_fakes`: the same assertions, so fakes ca
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -11,6 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 from calc_fakes import memory_repositories
 
 from calc_engine.adapters.repositories import CalcRepositories, sql_repositories
@@ -22,8 +24,8 @@ from calc_engine.domain.model import HeldDeal, PlanException, RunScope, StoredPl
 from provisio_calc import CalcException, FxRate, Quota
 from provisio_common.embedded import EmbeddedPostgres
 from provisio_common.testing.fakes import FakeStore, FakeUnitOfWork
-from provisio_common.testing.plugin import CreateDb, migrated_units_of_work, sql_or_fake
-from provisio_common.uow import UnitOfWork
+from provisio_common.testing.plugin import CreateDb, eventually, migrated_units_of_work, sql_or_fake
+from provisio_common.uow import SqlUnitOfWork, UnitOfWork
 
 CalcUoWFactory = Callable[[], UnitOfWork[CalcRepositories]]
 
@@ -322,6 +324,51 @@ async def test_a_keyed_run_sums_the_linear_entries_of_its_deals_and_the_other_li
         ("ann", "tiered", "g:D2"): Decimal(20),
         ("boss", "override", "g:D1"): Decimal(1),
     }
+
+
+async def test_keyed_runs_share_a_plan_and_wait_only_for_one_payees_lines(sql_uow: CalcUoWFactory) -> None:
+    """SQL only: a fake cannot block. Keyed runs on other payees go side by side; one on
+    the same payee waits, and so does a run holding the plan exclusively."""
+    plan = unique("plan")
+    first = sql_uow()
+    async with first as a:
+        await a.repos.ledger.lock_plan(plan, shared=True)
+        await a.repos.ledger.lock_payees(plan, ["bob", "ann"])
+
+        async def other_payee() -> None:
+            async with sql_uow() as b:
+                await b.repos.ledger.lock_plan(plan, shared=True)
+                await b.repos.ledger.lock_payees(plan, ["cy"])
+
+        # other payees: granted while `a` holds its own (were it to wait, it would wait forever)
+        await asyncio.wait_for(other_payee(), timeout=60)
+
+        async def same_payee() -> None:
+            async with sql_uow() as c:
+                await c.repos.ledger.lock_plan(plan, shared=True)
+                await c.repos.ledger.lock_payees(plan, ["ann", "dee"])
+
+        async def whole_plan() -> None:
+            async with sql_uow() as d:
+                await d.repos.ledger.lock_plan(plan)
+
+        waiting = [asyncio.create_task(same_payee()), asyncio.create_task(whole_plan())]
+
+        async def both_wait() -> bool:
+            return await waiting_advisory_locks(a) == 2
+
+        await eventually(both_wait)
+        assert not any(task.done() for task in waiting)
+        await a.commit()
+    await asyncio.gather(*waiting)  # granted once `a` ended
+
+
+async def waiting_advisory_locks(uow: UnitOfWork[CalcRepositories]) -> int:
+    assert isinstance(uow, SqlUnitOfWork)
+    found = await uow.session.execute(
+        sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    )
+    return int(found.scalar_one())
 
 
 async def test_ledger_entries_are_listed_oldest_first_by_payee_and_deal(new_uow: CalcUoWFactory) -> None:

@@ -184,7 +184,8 @@ async def test_a_batch_reconciles_once_and_names_its_last_event() -> None:
     applied = await consume(store, deal("D1"), deal("D2", close=f"{YEAR}-05-10"))
 
     assert {row.cause_event for row in ledger_rows(store)} == {applied[-1].id}
-    assert plan_locks(store.repos)[locks_before:] == ["ae"]
+    # once for the batch: a keyed run shares the plan's lock and locks ann's lines
+    assert plan_locks(store.repos)[locks_before:] == ["ae (shared)", "ae:ann"]
 
 
 async def test_the_finisher_does_nothing_when_no_handler_left_work(store: CalcStore) -> None:

@@ -173,9 +173,16 @@ class Ledger(ABC):
     """The append-only commission ledger."""
 
     @abstractmethod
-    async def lock_plan(self, plan_id: str) -> None:
+    async def lock_plan(self, plan_id: str, *, shared: bool = False) -> None:
         """Serialize postings to one plan's ledger until the transaction ends (replicas
-        never post the same delta twice)."""
+        never post the same delta twice): exclusive for a run of whole periods; `shared`
+        for keyed runs, which lock their payees too (`lock_payees`) and their deals by
+        their rows (`Deals.held_revision`)."""
+
+    @abstractmethod
+    async def lock_payees(self, plan_id: str, payees: Collection[str]) -> None:
+        """Lock the plan's lines of these payees until the transaction ends, in one order
+        (by id) whoever asks, so two keyed runs never wait for each other in a circle."""
 
     @abstractmethod
     async def append(self, *entries: LedgerEntry) -> None:
@@ -461,10 +468,21 @@ class SqlLedger(Ledger):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def lock_plan(self, plan_id: str) -> None:
-        await self.session.execute(
-            sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"plan:{plan_id}")))
-        )
+    async def lock_plan(self, plan_id: str, *, shared: bool = False) -> None:
+        lock = sa.func.pg_advisory_xact_lock_shared if shared else sa.func.pg_advisory_xact_lock
+        await self.session.execute(sa.select(lock(sa.func.hashtext(f"plan:{plan_id}"))))
+
+    async def lock_payees(self, plan_id: str, payees: Collection[str]) -> None:
+        if not payees:
+            return
+        # Sorted in a subquery, so the locks are taken in that order (one round trip).
+        names = sa.select(
+            sa.func.unnest(
+                sa.bindparam(None, sorted(f"plan:{plan_id}:payee:{p}" for p in payees), type_=ARRAY(sa.Text))
+            ).label("name")
+        ).subquery()
+        ordered = sa.select(names.c.name).order_by(names.c.name).subquery()
+        await self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(ordered.c.name))))
 
     async def append(self, *entries: LedgerEntry) -> None:
         # posted_at is the database's clock (server default), as it always was. A list of

@@ -1,19 +1,21 @@
 """Reconcile the ledger of one plan with the engine: post E' - E where they differ.
 
 Runs inside the consumer's unit of work (inbox + state + ledger + outbox commit together),
-or inside `recompute`'s. A per-plan lock serializes replicas, so two never post the same
-delta. Deal and quota events run keyed (`domain.keyed`): only the lines and entries they
-can change, from only the deals crediting those people.
+or inside `recompute`'s. Deal and quota events run keyed (`domain.keyed`): only the lines
+and entries they can change, from only the deals crediting those people. Locks keep two
+replicas from posting the same delta: a keyed run holds the plan's lock shared, its payees'
+locks and its deals' rows; any other run holds the plan's lock alone, exclusive.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, date, datetime
 
 from calc_engine.adapters.metrics import observe_run, show_exception_counts
+from calc_engine.adapters.repositories import CalcRepositories
 from calc_engine.domain.assignments import assigned, deal_people, exception_in_scope, exception_on_plan
-from calc_engine.domain.keyed import keyed_run
+from calc_engine.domain.keyed import KeyedRun, keyed_run
 from calc_engine.domain.ledger import (
     LedgerEntry,
     deltas,
@@ -22,12 +24,12 @@ from calc_engine.domain.ledger import (
     posting_day,
     redated_explanation,
 )
-from calc_engine.domain.model import RunScope
+from calc_engine.domain.model import RunScope, StoredPlan
 from calc_engine.domain.plan_versions import PlanChange, held_versions, run_scope, version_named
 from calc_engine.domain.scope import close_day_window
 from calc_engine.service_layer import CalcUoW
 from calc_engine.service_layer.inputs import load_inputs
-from provisio_calc import Line, calculate
+from provisio_calc import Line, Plan, calculate
 from provisio_calc.periods import pay_period_of, period_bounds
 from provisio_common.auth import Principal
 from provisio_common.events import LedgerEntryRecord
@@ -57,17 +59,22 @@ async def reconcile_plan(
     be is run keyed (`domain.keyed`).
     """
     repos = uow.repos
-    await repos.ledger.lock_plan(plan_id)
-    held = await repos.plans.versions(plan_id)
-    if not held:
+    day_list = list(days)
+
+    def planned(held: list[StoredPlan]) -> _Run:
+        versions = held_versions(held)
+        scope = None if whole else run_scope(versions, day_list, change)
+        keyed = None
+        if scope is not None and change is None and touched is not None:
+            keyed = keyed_run(versions, *touched)
+        return versions, scope, keyed
+
+    locked = await _locked(repos, plan_id, planned, touched is not None and change is None and not whole)
+    if locked is None:
         return 0
-    versions = held_versions(held)
+    versions, scope, keyed = locked
     plan = versions[-1]
-    scope = None if whole else run_scope(versions, list(days), change)
     window = None if scope is None else close_day_window(scope)
-    keyed = None
-    if scope is not None and change is None and touched is not None:
-        keyed = keyed_run(versions, *touched)
     inputs = await load_inputs(repos, window, keyed)
     observe_run(len(inputs.deals), "plan" if scope is None else "periods" if keyed is None else "keyed")
     result = calculate(
@@ -129,9 +136,12 @@ async def reconcile_plan(
         await uow.publish(record)
     await repos.ledger.append(*posting)
     run = None
-    if scope is not None:
-        payees = None if keyed is None else keyed.payees
-        run = RunScope(frozenset(d.key for d in inputs.deals), frozenset(scope), payees)
+    if keyed is not None:
+        # Only the touched deals' exceptions (they are locked by their rows; another keyed
+        # run may load the other deals too) and the missing quotas of the locked payees.
+        run = RunScope(keyed.deals, frozenset(scope or ()), keyed.payees)
+    elif scope is not None:
+        run = RunScope(frozenset(d.key for d in inputs.deals), frozenset(scope))
     people = deal_people(inputs.deals)
     found = [
         e
@@ -141,6 +151,36 @@ async def reconcile_plan(
     await repos.exceptions.replace(plan_id, found, run)
     show_exception_counts(await repos.exceptions.counts())
     return len(posting)
+
+
+# The versions a run computes with, its periods (None: all) and its keys (None: not keyed).
+_Run = tuple[list[Plan], set[str] | None, KeyedRun | None]
+
+
+async def _locked(
+    repos: CalcRepositories, plan_id: str, planned: Callable[[list[StoredPlan]], _Run], keyable: bool
+) -> _Run | None:
+    """Take the run's locks and read the versions it computes with (None: no version held).
+
+    A keyed run shares the plan's lock and locks its payees (its deals are locked by their
+    rows): replicas run side by side unless they redo one payee's lines. Which run it is
+    depends on the versions, so they are read first and again once locked (one may have
+    been stored meanwhile); any other run holds the plan's lock alone, exclusive.
+    """
+    maybe = None
+    if keyable:
+        first = await repos.plans.versions(plan_id)
+        maybe = planned(first)[2] if first else None
+    await repos.ledger.lock_plan(plan_id, shared=maybe is not None)
+    if maybe is not None:
+        await repos.ledger.lock_payees(plan_id, maybe.payees)
+    held = await repos.plans.versions(plan_id)
+    if not held:
+        return None
+    run = planned(held)
+    if maybe is not None and run[2] is None:
+        await repos.ledger.lock_plan(plan_id)  # the plan can no longer run keyed (rare)
+    return run
 
 
 def stored_entry(record: LedgerEntryRecord) -> LedgerEntry:
