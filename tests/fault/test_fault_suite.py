@@ -1,6 +1,7 @@
 """The fault suite in `make test` (issue 14): a real stack (`make up`'s processes, started
 and killed by pid, on free ports in a temporary folder) and a mixed stream of deals (new,
-changed, cancelled, lost, re-won; shuffled, retried, duplicated) sent while each service
+changed, cancelled, lost, re-won; shuffled, retried, duplicated) sent while two more
+calc-engine replicas join its consumer group (one later killed with SIGKILL), each service
 is killed with SIGKILL at a seeded random point, the broker is restarted, Postgres is
 stopped for 30 s, a poison message is published and an oversized outbox row is planted.
 After each fault, once settled: every deal's ledger sum equals `calculate` on the

@@ -1,9 +1,9 @@
 """The fault suite's stack (`provisio_cli.faults`): `make up`'s processes (embedded
 Postgres, the Tansu broker, the four services; `provisio_cli.stack.Stack`) on free ports in
-a temporary folder, with the faults done to them: a service killed with SIGKILL by its
-recorded pid, the broker stopped by its pid, Postgres stopped with pg_ctl; whatever is not
-running is started again by `Stack.start_processes`, and everything is stopped by pid at the
-end."""
+a temporary folder, with the faults done to them: more calc-engine replicas started, a
+service or a replica killed with SIGKILL by its recorded pid, the broker stopped by its
+pid, Postgres stopped with pg_ctl; whatever is not running (but a killed replica) is
+started again by `Stack.start_processes`, and everything is stopped by pid at the end."""
 
 from __future__ import annotations
 
@@ -74,6 +74,18 @@ class FaultStack:
         os.kill(pid, signal.SIGKILL)
         _reap(pid)
         return pid
+
+    def add_replicas(self, service: str, count: int) -> list[tuple[str, int]]:
+        """Start `count` more processes of `service` (its database and consumer group),
+        named `<service>-2`, `<service>-3`, ...; return (name, pid) once each is ready."""
+        started = []
+        for replica in range(2, count + 2):
+            name = f"{service}-{replica}"
+            self.stack.wait_ready(name, self.stack.spawn_replica(service, replica))
+            pid = self.pid(name)
+            assert pid is not None, f"{name} is not running"
+            started.append((name, pid))
+        return started
 
     def stop_broker(self) -> int:
         """Stop the broker by its pid (SIGTERM, then SIGKILL); return the pid."""

@@ -13,8 +13,12 @@ overtakes its original), which retry like a CRM while a door is down (connection
 503): `differential._Client` with `patience_s`. Each fault fires at a seeded random point
 of its slice, while the slice keeps flowing:
 
-- `kill -9` of each service (quota-service while the quotas and fx rates are being PUT),
-  then `Stack.start_processes` starts it again (only what is not running);
+- `kill -9` of each service (quota-service first, while the quotas and fx rates are being
+  PUT), then `Stack.start_processes` starts it again (only what is not running);
+- two more calc-engine replicas started after the first fault (`Stack.spawn_replica`: the
+  same database and consumer group), so every later fault happens with three processes
+  sharing its partitions; later one of them is killed with SIGKILL and not started again
+  (its partitions move to the others once the group notices);
 - the broker stopped by its pid and started again on the same port (memory storage: it
   comes back empty; the services re-create topics and re-publish their outboxes);
 - Postgres stopped (`pg_ctl stop -m fast`) for `outage_s` seconds (30 by default: the
@@ -78,14 +82,20 @@ class Fault:
     """One fault of the sequence: what is done, and to which process."""
 
     name: str
-    kind: str  # kill | broker | postgres | poison | oversized
+    kind: str  # scale | kill | kill-replica | broker | postgres | poison | oversized
     target: str | None = None
 
 
+# The replicas of calc-engine the suite runs besides the first (`scale`): from then on three
+# processes share its consumer group (partitions, rebalances), and one is later killed.
+REPLICAS = 2
+
 FAULTS: tuple[Fault, ...] = (
-    Fault("kill -9 quota-service", "kill", "quota-service"),
+    Fault("kill -9 quota-service", "kill", "quota-service"),  # first: its slice PUTs the quotas
+    Fault(f"{REPLICAS} more calc-engine replicas", "scale", "calc-engine"),
     Fault("kill -9 deal-ingest", "kill", "deal-ingest"),
     Fault("kill -9 calc-engine", "kill", "calc-engine"),
+    Fault(f"kill -9 calc-engine replica {REPLICAS + 1}", "kill-replica", f"calc-engine-{REPLICAS + 1}"),
     Fault("kill -9 payout-service", "kill", "payout-service"),
     Fault("broker restart", "broker"),
     Fault("postgres stopped", "postgres"),
@@ -179,7 +189,16 @@ class Stream:
 
 
 async def inject(fault: Fault, fs: FaultStack, outage_s: float, log: Log) -> str:
-    """Do the fault (and start again what it stopped); return what was done."""
+    """Do the fault (and start again what it stopped, but a killed replica); return what was done."""
+    if fault.kind == "scale":
+        assert fault.target is not None
+        replicas = await asyncio.to_thread(fs.add_replicas, fault.target, REPLICAS)
+        names = ", ".join(f"{name} (pid {pid})" for name, pid in replicas)
+        return f"started {names}: {REPLICAS + 1} processes in {fault.target}'s consumer group"
+    if fault.kind == "kill-replica":
+        assert fault.target is not None
+        pid = await asyncio.to_thread(fs.kill9, fault.target)
+        return f"killed pid {pid} ({fault.target}); the group goes on without it"
     if fault.kind == "kill":
         assert fault.target is not None
         pid = await asyncio.to_thread(fs.kill9, fault.target)
