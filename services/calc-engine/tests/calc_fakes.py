@@ -7,6 +7,8 @@ the same conformance suite as its SQL twin (`tests/integration/test_repository_c
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from typing import Any
 from typing_extensions import override
 
 from calc_engine.adapters.parsed_deals import ParsedDeals
+from calc_engine.adapters.reference_data import ReferenceCache
 from calc_engine.adapters.repositories import (
     Activities,
     CalcExceptions,
@@ -27,6 +30,7 @@ from calc_engine.adapters.repositories import (
     Payees,
     Plans,
     Quotas,
+    References,
 )
 from calc_engine.consumers.spec import consumers
 from calc_engine.domain.keyed import KeyedRun, people_of
@@ -299,18 +303,41 @@ class MemoryCalcExceptions(CalcExceptions):
         return list(self.rows)
 
 
+class MemoryReferences(References):
+    """The version is a digest of the contents: equal contents, equal versions (a version
+    is never reused for other contents, as `References.version` asks)."""
+
+    def __init__(self, payees: MemoryPayees, quotas: MemoryQuotas, fx_rates: MemoryFxRates) -> None:
+        self.tables = (payees, quotas, fx_rates)
+
+    @override
+    async def version(self) -> tuple[int, int]:
+        payees, quotas, fx_rates = self.tables
+        contents = repr(
+            (
+                sorted((k, json.dumps(v, sort_keys=True, default=str)) for k, v in payees.by_id.items()),
+                sorted(quotas.amounts.items()),
+                sorted(fx_rates.rates.items()),
+            )
+        )
+        return (int.from_bytes(hashlib.sha256(contents.encode()).digest()[:8], "big"), 0)
+
+
 def memory_repositories() -> CalcRepositories:
     """A fresh, empty set of in-memory repositories."""
+    payees, quotas, fx_rates = MemoryPayees(), MemoryQuotas(), MemoryFxRates()
     return CalcRepositories(
         plans=MemoryPlans(),
-        payees=MemoryPayees(),
-        quotas=MemoryQuotas(),
-        fx_rates=MemoryFxRates(),
+        payees=payees,
+        quotas=quotas,
+        fx_rates=fx_rates,
         deals=MemoryDeals(),
         activities=MemoryActivities(),
         ledger=MemoryLedger(),
         exceptions=MemoryCalcExceptions(),
+        references=MemoryReferences(payees, quotas, fx_rates),
         parsed=ParsedDeals(),
+        reference=ReferenceCache(),
     )
 
 

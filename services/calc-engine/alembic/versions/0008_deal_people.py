@@ -24,7 +24,15 @@ def upgrade() -> None:
         "  CASE WHEN jsonb_typeof(document->'splits') = 'array' THEN document->'splits' ELSE '[]' END) s"
         ") named WHERE p IS NOT NULL ORDER BY p)"
     )
-    op.create_index("deal_revisions_people", "deal_revisions", ["people"], postgresql_using="gin")
+    # fastupdate off: a revision goes straight into the index. With the pending list, a
+    # lookup after a bulk load scanned up to 4 MB of pending entries (30 ms at 1M deals).
+    op.create_index(
+        "deal_revisions_people",
+        "deal_revisions",
+        ["people"],
+        postgresql_using="gin",
+        postgresql_with={"fastupdate": "off"},
+    )
     op.create_index("ledger_plan_deal", "ledger", ["plan", "deal"])
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from calc_engine.adapters.parsed_deals import ParsedDeals
+from calc_engine.adapters.reference_data import ReferenceCache
 from calc_engine.adapters.repositories import sql_repositories
 from calc_engine.adapters.tables import shared
 from calc_engine.api import deals, insight, ledger
@@ -29,8 +30,11 @@ def build_app(settings: CalcSettings | None = None, clock: Clock = system_clock)
         return ServiceRuntime(
             settings=chosen,
             tables=shared,
-            # One cache of parsed deals per process (adapters.parsed_deals).
-            repositories=functools.partial(sql_repositories, parsed=ParsedDeals()),
+            # One cache of parsed deals and one of reference data per process
+            # (adapters.parsed_deals, adapters.reference_data).
+            repositories=functools.partial(
+                sql_repositories, parsed=ParsedDeals(), reference=ReferenceCache()
+            ),
             consumers=consumers(clock),
             background=[contest_scheduler(clock, chosen.contest_check_interval_s)],
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
@@ -129,6 +130,53 @@ async def test_fx_rates_are_put_replaced_and_removed(new_uow: CalcUoWFactory) ->
 
 def snapshot(deal: str, revision: int, close_date: str | None) -> dict[str, object]:
     return {"deal": deal, "revision": revision, "close_date": close_date, "status": "won"}
+
+
+async def test_the_reference_version_moves_with_every_write_and_is_never_reused(
+    new_uow: CalcUoWFactory,
+) -> None:
+    ann = unique("ann")
+    async with new_uow() as uow:
+        seen = [await uow.repos.references.version()]
+        await uow.repos.payees.put(ann, {"id": ann, "name": "Ann"})
+        seen.append(await uow.repos.references.version())
+        await uow.repos.quotas.put(ann, "2026-Q1", Decimal(100))
+        seen.append(await uow.repos.references.version())
+        await uow.repos.quotas.remove(ann, "2026-Q1")
+        seen.append(await uow.repos.references.version())
+        await uow.repos.fx_rates.put(FxRate(date(2026, 1, 2), "EUR", "USD", Decimal("1.1")))
+        seen.append(await uow.repos.references.version())
+        await uow.repos.fx_rates.remove(date(2026, 1, 2), "EUR", "USD")
+        seen.append(await uow.repos.references.version())
+        assert await uow.repos.references.version() == seen[-1]  # reading moves nothing
+        await uow.commit()
+    assert all(a != b for a, b in itertools.pairwise(seen))
+    async with new_uow() as uow:  # a write seen, then rolled back...
+        await uow.repos.payees.put(ann, {"id": ann, "name": "Ann B."})
+        rolled_back = await uow.repos.references.version()
+    async with new_uow() as uow:  # ...is not what another write is labelled
+        await uow.repos.payees.put(ann, {"id": ann, "name": "Ann C."})
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.repos.references.version() not in (rolled_back, seen[-1])
+
+
+async def test_reference_data_is_read_again_only_when_its_version_moved(new_uow: CalcUoWFactory) -> None:
+    ann, bob = unique("ann"), unique("bob")
+    async with new_uow() as uow:
+        cache = uow.repos.reference
+        first = await cache.load(uow.repos)
+        again = await cache.load(uow.repos)
+        assert again is first and cache.loads == 1
+        # two payees in one unit of work (a batch): each write is seen
+        await uow.repos.payees.put(ann, {"id": ann, "name": "Ann", "crm_ids": [f"hubspot:{ann}"]})
+        assert (await cache.load(uow.repos)).index[f"hubspot:{ann}"] == ann
+        await uow.repos.payees.put(bob, {"id": bob, "name": "Bob"})
+        held = await cache.load(uow.repos)
+        assert {ann, bob} <= set(held.payee_documents) and {ann, bob} <= {p.id for p in held.payees}
+        await uow.repos.quotas.put(bob, "2026-Q1", Decimal(5))
+        assert Quota(bob, "2026-Q1", Decimal(5)) in (await cache.load(uow.repos)).quotas
+        assert cache.loads == 4
 
 
 async def test_a_deal_holds_one_revision_and_keeps_every_revision_once(new_uow: CalcUoWFactory) -> None:

@@ -65,6 +65,15 @@ deal_revisions = sa.Table(
     sa.Column("people", ARRAY(sa.Text), nullable=False, server_default="{}"),
 )
 
+# One row: the version of the payees, quotas and fx rates held (`References.version`).
+reference_version = sa.Table(
+    "reference_version",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("xact", sa.BigInteger, nullable=False),  # the last writing transaction's id
+    sa.Column("writes", sa.BigInteger, nullable=False),  # writes so far
+)
+
 activities = sa.Table(
     "activities",
     metadata,

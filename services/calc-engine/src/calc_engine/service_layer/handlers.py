@@ -14,7 +14,6 @@ from calc_engine.domain.credits import credits_of, restated_shares
 from calc_engine.domain.inputs import close_day_of, to_activity, to_deal
 from calc_engine.domain.keyed import people_of
 from calc_engine.domain.model import StoredPlan
-from calc_engine.domain.people import crm_index
 from calc_engine.domain.plan_versions import PlanChange, change_day, held_versions
 from calc_engine.service_layer import CalcUoW
 from calc_engine.service_layer.clock import Clock, as_of_day, system_clock
@@ -88,7 +87,7 @@ async def crm_references(uow: CalcUoW) -> dict[str, str]:
     of work (a batch of deal events shares it); `on_payee` keeps it current."""
     index = uow.state.get(CRM_INDEX)
     if index is None:
-        index = uow.state[CRM_INDEX] = crm_index((await uow.repos.payees.documents()).values())
+        index = uow.state[CRM_INDEX] = (await uow.repos.reference.load(uow.repos)).index
     assert isinstance(index, dict)
     return index
 
@@ -201,7 +200,7 @@ async def on_payee(uow: CalcUoW, record: PayeeRecord) -> None:
     repos = uow.repos
     before = await crm_references(uow)
     await repos.payees.put(record.id, record.to_data())
-    after = uow.state[CRM_INDEX] = crm_index((await repos.payees.documents()).values())
+    after = uow.state[CRM_INDEX] = (await repos.reference.load(repos)).index
     changed = {ref for ref in set(before) | set(after) if before.get(ref) != after.get(ref)}
     if changed:
         for held in await repos.deals.held_snapshots():

@@ -5,30 +5,28 @@ from __future__ import annotations
 from datetime import date
 
 from calc_engine.adapters.repositories import CalcRepositories
-from calc_engine.domain.inputs import Inputs, to_activity, to_payee
+from calc_engine.domain.inputs import Inputs, to_activity
 from calc_engine.domain.keyed import KeyedRun, references_of
-from calc_engine.domain.people import crm_index
 
 
 async def load_inputs(
     repos: CalcRepositories, window: tuple[date, date] | None = None, keyed: KeyedRun | None = None
 ) -> Inputs:
-    """Everything the engine needs; with `window`, only the deals (all their revisions)
+    """Everything the engine needs (payees, quotas and fx rates read again only when they
+    changed, `adapters.reference_data`); with `window`, only the deals (all their revisions)
     that have a revision closing inside it (parsed once per process, `ParsedDeals`); with
     `keyed` too, only those naming one of its payees in such a revision, and no
     activities (a plan run keyed counts none, `domain.keyed`)."""
-    payee_documents = await repos.payees.documents()
-    index = crm_index(payee_documents.values())
-    quotas = await repos.quotas.all()
-    fx = await repos.fx_rates.all()
+    reference = await repos.reference.load(repos)
+    index = reference.index
     people = None if keyed is None else references_of(keyed.payees, index)
     deals = await repos.parsed.load(repos.deals, window, index, people)
     activity_documents = [] if keyed is not None else await repos.activities.documents()
     return Inputs(
-        payee_documents=payee_documents,
-        payees=[to_payee(d) for d in payee_documents.values()],
-        quotas=quotas,
+        payee_documents=reference.payee_documents,
+        payees=reference.payees,
+        quotas=reference.quotas,
         deals=deals,
         activities=[to_activity(d, index) for d in activity_documents],
-        fx=fx,
+        fx=reference.fx,
     )
