@@ -5,8 +5,6 @@ timestamp with an offset read as the instant it is."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from calc_fakes import (
     YEAR,
@@ -19,22 +17,14 @@ from calc_fakes import (
     payee,
     plan_version,
     quota,
+    tiered,
 )
 
 from calc_engine.service_layer.queries import current_exceptions
 from provisio_common.events import DealSnapshot
 from provisio_common.testing.fakes import FakeStore
 
-TIERED: dict[str, Any] = {
-    "id": "new-business",
-    "kind": "commission",
-    "measure": {"metric": "amount"},
-    "tiers": {
-        "basis": "attainment",
-        "method": "marginal",
-        "bands": [{"to": 100, "rate": "0.05"}, {"rate": "0.1"}],
-    },
-}
+TIERED = tiered(("100", "0.05"), (None, "0.10"), method="marginal")
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from calc_fakes import (
     payee,
     plan_version,
     quota,
+    tiered,
 )
 from prometheus_client import REGISTRY
 
@@ -28,16 +29,7 @@ from provisio_calc import load_plan
 from provisio_common.auth import Principal
 from provisio_common.testing.fakes import FakeStore
 
-TIERED: dict[str, Any] = {
-    "id": "new-business",
-    "kind": "commission",
-    "measure": {"metric": "amount"},
-    "tiers": {
-        "basis": "attainment",
-        "method": "retroactive",
-        "bands": [{"to": 100, "rate": "0.05"}, {"rate": "0.1"}],
-    },
-}
+TIERED = tiered(("100", "0.05"), (None, "0.10"), method="retroactive")
 OVERRIDE: dict[str, Any] = {
     **commission("0.02", "override"),
     "credit": ["team_rollup"],

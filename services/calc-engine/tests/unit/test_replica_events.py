@@ -26,6 +26,7 @@ from calc_fakes import (
     plan_version,
     published,
     quota,
+    tiered,
 )
 from prometheus_client import REGISTRY
 
@@ -34,16 +35,7 @@ from provisio_common.events import PlanVersion
 from provisio_common.inbox import PoisonMessage
 from provisio_common.testing.fakes import FakeStore
 
-RETROACTIVE: dict[str, Any] = {
-    "id": "new-business",
-    "kind": "commission",
-    "measure": {"metric": "amount"},
-    "tiers": {
-        "basis": "attainment",
-        "method": "retroactive",
-        "bands": [{"to": 100, "rate": "0.05"}, {"rate": "0.10"}],
-    },
-}
+RETROACTIVE = tiered(("100", "0.05"), (None, "0.10"), method="retroactive")
 
 
 def empty() -> CalcStore:
