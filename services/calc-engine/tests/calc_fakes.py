@@ -188,6 +188,17 @@ class MemoryDeals(Deals):
         ]
 
     @override
+    async def naming(self, people: Collection[str]) -> dict[str, set[str]]:
+        named = {deal for (deal, _), kept in self.kept.items() if set(people_of(kept.document)) & set(people)}
+        found: dict[str, set[str]] = {}
+        for (deal, _), kept in self.kept.items():
+            if deal in named:
+                days = found.setdefault(deal, set())
+                if kept.document.get("close_date"):
+                    days.add(str(kept.document["close_date"]))
+        return found
+
+    @override
     async def held(self) -> list[HeldDeal]:
         return [self.held_deals[deal] for deal in sorted(self.held_deals)]
 

@@ -231,6 +231,26 @@ async def test_a_window_with_people_loads_the_deals_naming_them_in_a_revision_cl
     assert nobody == {}
 
 
+async def test_the_deals_naming_people_come_with_every_revisions_close_dates(new_uow: CalcUoWFactory) -> None:
+    moved, other = unique("generic:moved"), unique("generic:other")
+    ann, cy = unique("hubspot:ann"), unique("cy")
+    async with new_uow() as uow:
+        first = {**snapshot(moved, 1, "2026-01-05"), "owner": ann}
+        await uow.repos.deals.add_revision(moved, 1, first, date(2026, 1, 5))
+        second = {**snapshot(moved, 2, "2026-05-05T09:00:00Z"), "owner": cy}
+        await uow.repos.deals.add_revision(moved, 2, second, date(2026, 5, 5))
+        await uow.repos.deals.add_revision(moved, 3, {**snapshot(moved, 3, None), "owner": cy}, None)
+        await uow.repos.deals.add_revision(other, 1, {**snapshot(other, 1, "2026-02-01"), "owner": cy}, None)
+        await uow.commit()
+    async with new_uow() as uow:
+        of_ann = await uow.repos.deals.naming([ann, "nobody"])
+        of_cy = await uow.repos.deals.naming([cy])
+        nobody = await uow.repos.deals.naming([])
+    assert of_ann == {moved: {"2026-01-05", "2026-05-05T09:00:00Z"}}  # every revision's, as sent
+    assert of_cy == {moved: {"2026-01-05", "2026-05-05T09:00:00Z"}, other: {"2026-02-01"}}
+    assert nobody == {}
+
+
 async def test_a_window_loads_every_revision_of_the_deals_closing_inside_it(new_uow: CalcUoWFactory) -> None:
     inside, outside = unique("generic:in"), unique("generic:out")
     async with new_uow() as uow:

@@ -23,6 +23,7 @@ from calc_fakes import (
 from prometheus_client import REGISTRY
 
 from calc_engine.domain.keyed import KeyedRun, keyed_run, people_of, references_of
+from calc_engine.domain.people import subtree
 from calc_engine.service_layer.queries import current_exceptions
 from calc_engine.service_layer.reconcile import recompute
 from provisio_calc import load_plan
@@ -74,6 +75,21 @@ def test_a_deal_names_its_owner_and_split_payees_as_sent() -> None:
     document = {"owner": "hubspot:1", "splits": [{"payee": "bob"}, {"payee": "hubspot:1"}]}
     assert people_of(document) == ["bob", "hubspot:1"]
     assert references_of({"ann"}, {"hubspot:1": "ann", "hubspot:2": "bob"}) == {"ann", "hubspot:1"}
+
+
+def test_everyone_under_a_payee_is_in_their_subtree() -> None:
+    documents = {
+        "vp": {"id": "vp"},
+        "mgr": {"id": "mgr", "manager": "vp"},
+        "ann": {"id": "ann", "manager": "mgr"},
+        "bob": {"id": "bob", "manager": "other"},  # a manager not on the list
+        "x": {"id": "x", "manager": "y"},
+        "y": {"id": "y", "manager": "x"},  # a cycle ends
+    }
+    assert subtree(documents, "mgr") == {"mgr", "ann"}
+    assert subtree(documents, "vp") == {"vp", "mgr", "ann"}
+    assert subtree(documents, "x") == {"x", "y"}
+    assert subtree(documents, "new") == {"new"}
 
 
 def deals_computed(scope: str) -> float:

@@ -1,7 +1,8 @@
 """calc-engine on plan, payee, quota, fx rate and activity events, on the fake unit of work.
 
-Plan, payee, fx rate and activity events reconcile the whole of every plan; a quota event
-only that payee's lines of its period (a keyed run, `domain.keyed`)."""
+Plan, fx rate and activity events reconcile the whole of every plan; a quota event only that
+payee's lines of its period, a payee event only the lines of the payee and of everyone
+under them (keyed runs, `domain.keyed`)."""
 
 from __future__ import annotations
 
@@ -140,14 +141,29 @@ async def test_a_payee_change_that_resolves_nobody_differently_credits_nothing()
     assert ledger_total(store) == Decimal("100")
 
 
-async def test_a_payee_change_reconciles_the_whole_plan() -> None:
+async def test_a_payee_change_reconciles_their_lines_and_those_of_everyone_under_them() -> None:
     store = empty()
-    await consume(store, plan_version(), payee("ann"), deal("D1"))
-    drift(store, f"{YEAR}-Q3", f"{YEAR}-08-01", "5")
+    override = {
+        **commission("0.02", "override"),
+        "credit": ["team_rollup"],
+        "applies_to": {"roles": ["manager"]},
+    }
+    await consume(store, plan_version(commission(), override), payee("boss", roles=["manager"]), payee("vp"))
+    await consume(store, payee("mgr", manager="boss", roles=["manager"]), payee("ann", manager="mgr"))
+    await consume(store, deal("D1"), deal("D2", owner="bob", close=f"{YEAR}-05-10"), payee("bob"))
+    drift(store, f"{YEAR}-Q3", f"{YEAR}-08-01", "5", payee_id="boss")
+    assert ledger_total(store, payee="boss") == Decimal("25")  # 2% of ann's 1,000, and the drift
 
+    # mgr now reports to vp, who is a manager from now on: ann's deal rolls up to vp
+    await consume(store, payee("vp", roles=["manager"]), payee("mgr", manager="vp", roles=["manager"]))
+
+    assert ledger_total(store, payee="vp") == Decimal("20")
+    # boss's override of ann's deal is reversed; the drift in Q3 is no line of this change
+    # (a keyed run: `POST /recompute` finds it), and bob's deal is not looked at
+    assert ledger_total(store, payee="boss") == Decimal("5")
     await consume(store, payee("ann", plans=()))
-
-    assert ledger_total(store, payee="ann") == 0  # unassigned: the ledger follows, drift included
+    assert ledger_total(store, payee="ann") == 0  # unassigned: her lines follow
+    assert ledger_total(store, payee="bob") == Decimal("100")
 
 
 # ---------------------------------------------------------------------------- quotas

@@ -153,6 +153,11 @@ class Deals(ABC):
         whose close day lies inside it (inclusive); with `deals`, only those deals'."""
 
     @abstractmethod
+    async def naming(self, people: Collection[str]) -> dict[str, set[str]]:
+        """The deals with a revision naming one of these references as owner or split
+        payee, each with the close dates (as sent) of all its revisions."""
+
+    @abstractmethod
     async def held(self) -> list[HeldDeal]:
         """Every deal with its held revision and status, by deal."""
 
@@ -444,6 +449,22 @@ class SqlDeals(Deals):
         if deals is not None:
             query = query.where(deal_revisions.c.deal == _any_of(deals))
         return [dict(d) for d in (await self.session.execute(query)).scalars()]
+
+    async def naming(self, people: Collection[str]) -> dict[str, set[str]]:
+        if not people:
+            return {}
+        t = deal_revisions
+        wanted = sa.bindparam(None, sorted(people), type_=ARRAY(sa.Text))
+        named = sa.select(t.c.deal).where(t.c.people.op("&&")(wanted))
+        rows = await self.session.execute(
+            sa.select(t.c.deal, t.c.document["close_date"].astext).where(t.c.deal.in_(named))
+        )
+        found: dict[str, set[str]] = {}
+        for deal, close_date in rows.all():
+            days = found.setdefault(deal, set())
+            if close_date:
+                days.add(close_date)
+        return found
 
     async def held(self) -> list[HeldDeal]:
         rows = (await self.session.execute(sa.select(deals).order_by(deals.c.deal))).all()

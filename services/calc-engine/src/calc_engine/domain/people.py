@@ -16,6 +16,23 @@ def crm_index(payees: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     return index
 
 
+def subtree(payees: Mapping[str, Mapping[str, Any]], top: str) -> set[str]:
+    """`top` and everyone whose chain of managers passes through `top` (payee documents by
+    id; a cycle stops at the repeat, as the engine's hierarchy does)."""
+    under = {top}
+    for payee in payees:
+        chain: str | None = payee
+        seen: set[str] = set()
+        while chain is not None and chain not in seen:
+            if chain == top:
+                under.add(payee)
+                break
+            seen.add(chain)
+            document = payees.get(chain)
+            chain = None if document is None else document.get("manager")
+    return under
+
+
 def resolve_people(deal: Mapping[str, Any], index: Mapping[str, str]) -> dict[str, Any]:
     """The deal with its owner and split payees as Provisio payee ids where known.
 

@@ -12,8 +12,9 @@ from decimal import Decimal
 
 from calc_engine.domain.credits import credits_of, restated_shares
 from calc_engine.domain.inputs import close_day_of, to_activity, to_deal
-from calc_engine.domain.keyed import people_of
+from calc_engine.domain.keyed import people_of, references_of
 from calc_engine.domain.model import StoredPlan
+from calc_engine.domain.people import subtree
 from calc_engine.domain.plan_versions import PlanChange, change_day, held_versions
 from calc_engine.service_layer import CalcUoW
 from calc_engine.service_layer.clock import Clock, as_of_day, system_clock
@@ -50,6 +51,8 @@ class Pending:
     # were, and the payees whose non-linear lines they can change.
     deals: set[str] = field(default_factory=set)
     payees: set[str] = field(default_factory=set)
+    # A payee changed: plans that cannot run keyed are reconciled whole.
+    whole_unless_keyed: bool = False
 
 
 def pending(uow: CalcUoW) -> Pending:
@@ -67,7 +70,9 @@ async def reconcile_pending(uow: CalcUoW, applied: list[Envelope], clock: Clock 
     events (`accepted_at`, for payout-service's webhook -> statement latency).
     """
     work = uow.state.pop(PENDING, None)
-    if not isinstance(work, Pending) or not (work.everything or work.days or work.plans):
+    if not isinstance(work, Pending) or not (
+        work.everything or work.days or work.plans or work.whole_unless_keyed
+    ):
         return
     uow.accepted_at = min((e.accepted_at for e in applied if e.accepted_at is not None), default=None)
     days = () if work.everything else sorted(work.days)
@@ -79,6 +84,7 @@ async def reconcile_pending(uow: CalcUoW, applied: list[Envelope], clock: Clock 
         changes=work.plans,
         everything=work.everything,
         touched=(work.deals, work.payees),
+        whole_unless_keyed=work.whole_unless_keyed,
     )
 
 
@@ -196,11 +202,16 @@ async def on_plan(uow: CalcUoW, version: PlanVersion) -> None:
 
 
 async def on_payee(uow: CalcUoW, record: PayeeRecord) -> None:
-    """Replicate the payee; re-credit deals whose CRM references now resolve differently."""
+    """Replicate the payee; re-credit deals whose CRM references now resolve differently;
+    leave for a keyed run the lines of the payee, of everyone under them (their deals roll
+    up through them) and of whoever a changed CRM reference names, in every period of
+    those people's deals (plans that cannot run keyed: whole)."""
     repos = uow.repos
     before = await crm_references(uow)
+    documents = (await repos.reference.load(repos)).payee_documents
     await repos.payees.put(record.id, record.to_data())
-    after = uow.state[CRM_INDEX] = (await repos.reference.load(repos)).index
+    now = await repos.reference.load(repos)
+    after = uow.state[CRM_INDEX] = now.index
     changed = {ref for ref in set(before) | set(after) if before.get(ref) != after.get(ref)}
     if changed:
         for held in await repos.deals.held_snapshots():
@@ -209,7 +220,15 @@ async def on_payee(uow: CalcUoW, record: PayeeRecord) -> None:
                 old, new = credits_of(to_deal(held, before)), credits_of(to_deal(held, after))
                 if old != new:
                     await publish_credits(uow, DealSnapshot.model_validate(held), new, old)
-    pending(uow).everything = True
+    people = subtree(documents, record.id) | subtree(now.payee_documents, record.id)
+    people |= {index.get(ref, ref) for ref in changed for index in (before, after)}
+    work = pending(uow)
+    work.whole_unless_keyed = True
+    work.payees |= people
+    named = await repos.deals.naming(references_of(people, before) | references_of(people, after))
+    for deal, days in named.items():
+        work.deals.add(deal)
+        work.days |= days
 
 
 async def on_fx_rate(uow: CalcUoW, record: FxRateRecord) -> None:

@@ -25,7 +25,13 @@ from calc_engine.domain.ledger import (
     redated_explanation,
 )
 from calc_engine.domain.model import RunScope, StoredPlan
-from calc_engine.domain.plan_versions import PlanChange, held_versions, run_scope, version_named
+from calc_engine.domain.plan_versions import (
+    PlanChange,
+    held_versions,
+    periods_of_days,
+    run_scope,
+    version_named,
+)
 from calc_engine.domain.scope import close_day_window
 from calc_engine.service_layer import CalcUoW
 from calc_engine.service_layer.inputs import load_inputs
@@ -45,6 +51,7 @@ async def reconcile_plan(
     change: PlanChange | None = None,
     whole: bool = False,
     touched: tuple[Collection[str], Collection[str]] | None = None,
+    whole_unless_keyed: bool = False,
 ) -> int:
     """Bring one plan's ledger to what the engine computes now; return entries posted.
 
@@ -56,18 +63,22 @@ async def reconcile_plan(
     day it was made (PLANS.md "Payout"). Plans with a contest (whose windows span
     periods), `whole`, or neither `days` nor `change`: the whole plan. With `days`,
     `touched` (the deals and payees the events touched) and no `change`, a plan that can
-    be is run keyed (`domain.keyed`).
+    be is run keyed (`domain.keyed`); one that cannot is run whole with
+    `whole_unless_keyed` (a payee changed), else for the periods of `days`.
     """
     repos = uow.repos
     day_list = list(days)
 
     def planned(held: list[StoredPlan]) -> _Run:
         versions = held_versions(held)
-        scope = None if whole else run_scope(versions, day_list, change)
         keyed = None
-        if scope is not None and change is None and touched is not None:
+        if not whole and change is None and touched is not None:
             keyed = keyed_run(versions, *touched)
-        return versions, scope, keyed
+        if keyed is not None:
+            return versions, periods_of_days(versions, day_list), keyed
+        if whole or whole_unless_keyed:
+            return versions, None, None
+        return versions, run_scope(versions, day_list, change), None
 
     locked = await _locked(repos, plan_id, planned, touched is not None and change is None and not whole)
     if locked is None:
@@ -160,7 +171,8 @@ _Run = tuple[list[Plan], set[str] | None, KeyedRun | None]
 async def _locked(
     repos: CalcRepositories, plan_id: str, planned: Callable[[list[StoredPlan]], _Run], keyable: bool
 ) -> _Run | None:
-    """Take the run's locks and read the versions it computes with (None: no version held).
+    """Take the run's locks and read the versions it computes with (None: nothing to do,
+    no version held or a keyed run of no period, its people having no deals).
 
     A keyed run shares the plan's lock and locks its payees (its deals are locked by their
     rows): replicas run side by side unless they redo one payee's lines. Which run it is
@@ -180,7 +192,7 @@ async def _locked(
     run = planned(held)
     if maybe is not None and run[2] is None:
         await repos.ledger.lock_plan(plan_id)  # the plan can no longer run keyed (rare)
-    return run
+    return None if run[1] is not None and not run[1] else run
 
 
 def stored_entry(record: LedgerEntryRecord) -> LedgerEntry:
@@ -212,6 +224,7 @@ async def reconcile_all(
     changes: Mapping[str, PlanChange] | None = None,
     everything: bool = False,
     touched: tuple[Collection[str], Collection[str]] | None = None,
+    whole_unless_keyed: bool = False,
 ) -> int:
     """Reconcile every plan (only the periods of `days` when given; whole with
     `everything`); `changes`: plan versions just stored, per plan; `touched`: the deals
@@ -219,11 +232,20 @@ async def reconcile_all(
     nor everything, only the changed plans."""
     days = list(days)
     found = changes or {}
-    plan_ids = await uow.repos.plans.ids() if days or everything or not found else list(found)
+    every_plan = days or everything or whole_unless_keyed or not found
+    plan_ids = await uow.repos.plans.ids() if every_plan else list(found)
     total = 0
     for plan_id in sorted(plan_ids):
         total += await reconcile_plan(
-            uow, plan_id, cause_event, as_of, days, found.get(plan_id), whole=everything, touched=touched
+            uow,
+            plan_id,
+            cause_event,
+            as_of,
+            days,
+            found.get(plan_id),
+            whole=everything,
+            touched=touched,
+            whole_unless_keyed=whole_unless_keyed,
         )
     return total
 
