@@ -199,6 +199,24 @@ class MemoryDeals(Deals):
         return found
 
     @override
+    async def in_currency(self, currency: str, since: date) -> dict[str, tuple[set[str], set[str]]]:
+        foreign = {
+            deal
+            for (deal, _), kept in self.kept.items()
+            if kept.document.get("currency") == currency
+            and kept.close_day is not None
+            and kept.close_day >= since
+        }
+        found: dict[str, tuple[set[str], set[str]]] = {}
+        for (deal, _), kept in self.kept.items():
+            if deal in foreign:
+                days, named = found.setdefault(deal, (set(), set()))
+                if kept.document.get("close_date"):
+                    days.add(str(kept.document["close_date"]))
+                named.update(people_of(kept.document))
+        return found
+
+    @override
     async def held(self) -> list[HeldDeal]:
         return [self.held_deals[deal] for deal in sorted(self.held_deals)]
 

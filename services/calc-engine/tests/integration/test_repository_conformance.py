@@ -251,6 +251,32 @@ async def test_the_deals_naming_people_come_with_every_revisions_close_dates(new
     assert nobody == {}
 
 
+async def test_the_deals_in_a_currency_from_a_day_come_with_their_dates_and_people(
+    new_uow: CalcUoWFactory,
+) -> None:
+    early, late, dollars = unique("generic:early"), unique("generic:late"), unique("generic:usd")
+    ann, bob = unique("ann"), unique("hubspot:bob")
+
+    def snap(deal: str, revision: int, close: str, currency: str, owner: str) -> dict[str, object]:
+        return {**snapshot(deal, revision, close), "currency": currency, "owner": owner}
+
+    async with new_uow() as uow:
+        deals = uow.repos.deals
+        await deals.add_revision(early, 1, snap(early, 1, "2026-01-05", "EUR", ann), date(2026, 1, 5))
+        await deals.add_revision(late, 1, snap(late, 1, "2026-01-20", "USD", ann), date(2026, 1, 20))
+        # a later revision in EUR: the deal counts, with every revision's dates and people
+        await deals.add_revision(late, 2, snap(late, 2, "2026-03-01", "EUR", bob), date(2026, 3, 1))
+        await deals.add_revision(dollars, 1, snap(dollars, 1, "2026-06-01", "USD", bob), date(2026, 6, 1))
+        await uow.commit()
+    async with new_uow() as uow:
+        from_feb = await uow.repos.deals.in_currency("EUR", date(2026, 2, 1))
+        from_jan = await uow.repos.deals.in_currency("EUR", date(2026, 1, 1))
+    assert {k: v for k, v in from_feb.items() if k in (early, late, dollars)} == {
+        late: ({"2026-01-20", "2026-03-01"}, {ann, bob})
+    }
+    assert {k for k in from_jan if k in (early, late, dollars)} == {early, late}
+
+
 async def test_a_window_loads_every_revision_of_the_deals_closing_inside_it(new_uow: CalcUoWFactory) -> None:
     inside, outside = unique("generic:in"), unique("generic:out")
     async with new_uow() as uow:

@@ -1,8 +1,8 @@
 """calc-engine on plan, payee, quota, fx rate and activity events, on the fake unit of work.
 
-Plan, fx rate and activity events reconcile the whole of every plan; a quota event only that
-payee's lines of its period, a payee event only the lines of the payee and of everyone
-under them (keyed runs, `domain.keyed`)."""
+Plan and activity events reconcile the whole of every plan; a quota event only that payee's
+lines of its period, a payee event only the lines of the payee and of everyone under them, an
+fx rate only the deals in its currency from its day (keyed runs, `domain.keyed`)."""
 
 from __future__ import annotations
 
@@ -238,6 +238,24 @@ async def test_a_changed_rate_posts_the_difference() -> None:
     await consume(store, fx_rate(f"{YEAR}-01-01", "EUR", "USD", "1.20"))
 
     assert [row.amount for row in ledger_rows(store)] == [Decimal("110"), Decimal("10")]
+
+
+async def test_a_rate_redoes_only_the_deals_in_its_currency_from_its_day() -> None:
+    store = empty()
+    await consume(store, plan_version(), payee("ann"), payee("bob"))
+    await consume(store, fx_rate(f"{YEAR}-01-01", "EUR", "USD", "1.10"))
+    await consume(store, deal("D1", owner="ann", amount="1000.00", currency="EUR", close=f"{YEAR}-02-10"))
+    await consume(store, deal("D2", owner="bob", amount="1000.00", currency="EUR", close=f"{YEAR}-05-10"))
+    drift(store, f"{YEAR}-Q1", f"{YEAR}-02-10", "5", payee_id="bob")
+    runs = REGISTRY.get_sample_value("provisio_calc_run_deals_count", {"scope": "keyed"}) or 0
+
+    # from 1 April: bob's May deal is converted again, ann's February deal keeps its rate
+    await consume(store, fx_rate(f"{YEAR}-04-01", "EUR", "USD", "1.30"))
+
+    assert ledger_total(store, deal="generic:D2") == Decimal("130")
+    assert ledger_total(store, deal="generic:D1") == Decimal("110")
+    assert ledger_total(store, payee="bob") == Decimal("135")  # the drift is no line of this
+    assert (REGISTRY.get_sample_value("provisio_calc_run_deals_count", {"scope": "keyed"}) or 0) == runs + 1
 
 
 # ---------------------------------------------------------------------------- activities

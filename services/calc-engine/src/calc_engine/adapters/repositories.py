@@ -158,6 +158,12 @@ class Deals(ABC):
         payee, each with the close dates (as sent) of all its revisions."""
 
     @abstractmethod
+    async def in_currency(self, currency: str, since: date) -> dict[str, tuple[set[str], set[str]]]:
+        """The deals with a revision in `currency` closing on or after `since` (the close
+        day as sent), each with the close dates and the people (`naming`'s references) of
+        all its revisions."""
+
+    @abstractmethod
     async def held(self) -> list[HeldDeal]:
         """Every deal with its held revision and status, by deal."""
 
@@ -464,6 +470,22 @@ class SqlDeals(Deals):
             days = found.setdefault(deal, set())
             if close_date:
                 days.add(close_date)
+        return found
+
+    async def in_currency(self, currency: str, since: date) -> dict[str, tuple[set[str], set[str]]]:
+        t = deal_revisions
+        foreign = sa.select(t.c.deal).where(
+            t.c.document["currency"].astext == currency, t.c.close_day >= since
+        )
+        rows = await self.session.execute(
+            sa.select(t.c.deal, t.c.document["close_date"].astext, t.c.people).where(t.c.deal.in_(foreign))
+        )
+        found: dict[str, tuple[set[str], set[str]]] = {}
+        for deal, close_date, people in rows.all():
+            days, named = found.setdefault(deal, (set(), set()))
+            if close_date:
+                days.add(close_date)
+            named.update(people)
         return found
 
     async def held(self) -> list[HeldDeal]:

@@ -8,6 +8,7 @@ redone; the finisher `reconcile_pending` runs once per unit of work after them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 from calc_engine.domain.credits import credits_of, restated_shares
@@ -232,14 +233,24 @@ async def on_payee(uow: CalcUoW, record: PayeeRecord) -> None:
 
 
 async def on_fx_rate(uow: CalcUoW, record: FxRateRecord) -> None:
-    """Replicate a rate (null: removed); parked `missing_fx` deals earn once their rate is here."""
+    """Replicate a rate (null: removed); parked `missing_fx` deals earn once their rate is
+    here. A rate counts from its day on (the latest on or before a close day): leave for a
+    keyed run the deals in its currency closing from that day (a day of margin: the index
+    is the CRM's calendar day) and the lines of their people (other plans: whole)."""
+    repos = uow.repos
     if record.rate is None:
-        await uow.repos.fx_rates.remove(record.day, record.from_currency, record.to_currency)
+        await repos.fx_rates.remove(record.day, record.from_currency, record.to_currency)
     else:
-        await uow.repos.fx_rates.put(
-            FxRate(record.day, record.from_currency, record.to_currency, record.rate)
-        )
-    pending(uow).everything = True
+        await repos.fx_rates.put(FxRate(record.day, record.from_currency, record.to_currency, record.rate))
+    index = await crm_references(uow)
+    work = pending(uow)
+    work.whole_unless_keyed = True
+    for deal, (days, people) in (
+        await repos.deals.in_currency(record.from_currency, record.day - timedelta(days=1))
+    ).items():
+        work.deals.add(deal)
+        work.days |= days
+        work.payees |= {index.get(ref, ref) for ref in people}
 
 
 async def on_quota(uow: CalcUoW, record: QuotaRecord) -> None:
