@@ -188,28 +188,27 @@ class MemoryDeals(Deals):
         ]
 
     @override
-    async def naming(self, people: Collection[str]) -> dict[str, set[str]]:
-        named = {deal for (deal, _), kept in self.kept.items() if set(people_of(kept.document)) & set(people)}
-        found: dict[str, set[str]] = {}
-        for (deal, _), kept in self.kept.items():
-            if deal in named:
-                days = found.setdefault(deal, set())
-                if kept.document.get("close_date"):
-                    days.add(str(kept.document["close_date"]))
-        return found
+    async def naming(self, people: Collection[str]) -> dict[str, tuple[set[str], set[str]]]:
+        return self._dates_and_people(
+            {deal for (deal, _), kept in self.kept.items() if set(people_of(kept.document)) & set(people)}
+        )
 
     @override
     async def in_currency(self, currency: str, since: date) -> dict[str, tuple[set[str], set[str]]]:
-        foreign = {
-            deal
-            for (deal, _), kept in self.kept.items()
-            if kept.document.get("currency") == currency
-            and kept.close_day is not None
-            and kept.close_day >= since
-        }
+        return self._dates_and_people(
+            {
+                deal
+                for (deal, _), kept in self.kept.items()
+                if kept.document.get("currency") == currency
+                and kept.close_day is not None
+                and kept.close_day >= since
+            }
+        )
+
+    def _dates_and_people(self, chosen: set[str]) -> dict[str, tuple[set[str], set[str]]]:
         found: dict[str, tuple[set[str], set[str]]] = {}
         for (deal, _), kept in self.kept.items():
-            if deal in foreign:
+            if deal in chosen:
                 days, named = found.setdefault(deal, (set(), set()))
                 if kept.document.get("close_date"):
                     days.add(str(kept.document["close_date"]))

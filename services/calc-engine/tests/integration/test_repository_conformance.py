@@ -231,7 +231,9 @@ async def test_a_window_with_people_loads_the_deals_naming_them_in_a_revision_cl
     assert nobody == {}
 
 
-async def test_the_deals_naming_people_come_with_every_revisions_close_dates(new_uow: CalcUoWFactory) -> None:
+async def test_the_deals_naming_people_come_with_every_revisions_dates_and_people(
+    new_uow: CalcUoWFactory,
+) -> None:
     moved, other = unique("generic:moved"), unique("generic:other")
     ann, cy = unique("hubspot:ann"), unique("cy")
     async with new_uow() as uow:
@@ -246,8 +248,9 @@ async def test_the_deals_naming_people_come_with_every_revisions_close_dates(new
         of_ann = await uow.repos.deals.naming([ann, "nobody"])
         of_cy = await uow.repos.deals.naming([cy])
         nobody = await uow.repos.deals.naming([])
-    assert of_ann == {moved: {"2026-01-05", "2026-05-05T09:00:00Z"}}  # every revision's, as sent
-    assert of_cy == {moved: {"2026-01-05", "2026-05-05T09:00:00Z"}, other: {"2026-02-01"}}
+    both = ({"2026-01-05", "2026-05-05T09:00:00Z"}, {ann, cy})  # every revision's, as sent
+    assert of_ann == {moved: both}
+    assert of_cy == {moved: both, other: ({"2026-02-01"}, {cy})}
     assert nobody == {}
 
 

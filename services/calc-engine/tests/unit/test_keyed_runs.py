@@ -16,6 +16,7 @@ from calc_fakes import (
     ledger_rows,
     memory_repositories,
     payee,
+    plan_locks,
     plan_version,
     quota,
     tiered,
@@ -149,3 +150,17 @@ async def test_a_split_redoes_both_reps_tiered_lines() -> None:
     assert ann == [("generic:S1", Decimal("10"))]
     assert await recompute(fake_uow(store), Principal("ada", "admin")) == 0
     assert await current_exceptions(fake_uow(store)) == []
+
+
+async def test_a_run_redoing_a_deals_entries_locks_every_person_of_the_deal() -> None:
+    # Two keyed runs that redo one deal's entries must wait for each other: a payee event
+    # for ann redoes the split deal she shares with bob, so it locks bob's lines too.
+    store: CalcStore = FakeStore(memory_repositories())
+    await consume(store, plan_version(), payee("ann"), payee("bob"))
+    await consume(store, deal("S1", owner="ann", splits=[("ann", "0.5"), ("bob", "0.5")]))
+    before = len(plan_locks(store.repos))
+
+    await consume(store, payee("ann", crm_ids=["hubspot:7"]))
+
+    # (and the reference ann gained: a deal naming it would be hers now)
+    assert plan_locks(store.repos)[before:] == ["ae (shared)", "ae:ann", "ae:bob", "ae:hubspot:7"]

@@ -153,9 +153,9 @@ class Deals(ABC):
         whose close day lies inside it (inclusive); with `deals`, only those deals'."""
 
     @abstractmethod
-    async def naming(self, people: Collection[str]) -> dict[str, set[str]]:
+    async def naming(self, people: Collection[str]) -> dict[str, tuple[set[str], set[str]]]:
         """The deals with a revision naming one of these references as owner or split
-        payee, each with the close dates (as sent) of all its revisions."""
+        payee, each with the close dates (as sent) and the people of all its revisions."""
 
     @abstractmethod
     async def in_currency(self, currency: str, since: date) -> dict[str, tuple[set[str], set[str]]]:
@@ -456,29 +456,18 @@ class SqlDeals(Deals):
             query = query.where(deal_revisions.c.deal == _any_of(deals))
         return [dict(d) for d in (await self.session.execute(query)).scalars()]
 
-    async def naming(self, people: Collection[str]) -> dict[str, set[str]]:
+    async def naming(self, people: Collection[str]) -> dict[str, tuple[set[str], set[str]]]:
         if not people:
             return {}
         t = deal_revisions
         wanted = sa.bindparam(None, sorted(people), type_=ARRAY(sa.Text))
-        named = sa.select(t.c.deal).where(t.c.people.op("&&")(wanted))
-        rows = await self.session.execute(
-            sa.select(t.c.deal, t.c.document["close_date"].astext).where(t.c.deal.in_(named))
-        )
-        found: dict[str, set[str]] = {}
-        for deal, close_date in rows.all():
-            days = found.setdefault(deal, set())
-            if close_date:
-                days.add(close_date)
-        return found
+        return await self._dates_and_people(sa.select(t.c.deal).where(t.c.people.op("&&")(wanted)))
 
-    async def in_currency(self, currency: str, since: date) -> dict[str, tuple[set[str], set[str]]]:
+    async def _dates_and_people(self, chosen: sa.Select[tuple[str]]) -> dict[str, tuple[set[str], set[str]]]:
+        """Each chosen deal with the close dates and the people of all its revisions."""
         t = deal_revisions
-        foreign = sa.select(t.c.deal).where(
-            t.c.document["currency"].astext == currency, t.c.close_day >= since
-        )
         rows = await self.session.execute(
-            sa.select(t.c.deal, t.c.document["close_date"].astext, t.c.people).where(t.c.deal.in_(foreign))
+            sa.select(t.c.deal, t.c.document["close_date"].astext, t.c.people).where(t.c.deal.in_(chosen))
         )
         found: dict[str, tuple[set[str], set[str]]] = {}
         for deal, close_date, people in rows.all():
@@ -487,6 +476,11 @@ class SqlDeals(Deals):
                 days.add(close_date)
             named.update(people)
         return found
+
+    async def in_currency(self, currency: str, since: date) -> dict[str, tuple[set[str], set[str]]]:
+        t = deal_revisions
+        in_it = t.c.document["currency"].astext == currency
+        return await self._dates_and_people(sa.select(t.c.deal).where(in_it, t.c.close_day >= since))
 
     async def held(self) -> list[HeldDeal]:
         rows = (await self.session.execute(sa.select(deals).order_by(deals.c.deal))).all()

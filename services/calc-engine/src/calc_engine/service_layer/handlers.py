@@ -227,9 +227,12 @@ async def on_payee(uow: CalcUoW, record: PayeeRecord) -> None:
     work.whole_unless_keyed = True
     work.payees |= people
     named = await repos.deals.naming(references_of(people, before) | references_of(people, after))
-    for deal, days in named.items():
+    # Every person of a deal whose entries a keyed run redoes is locked (and redone) by
+    # it: two runs redoing one deal's entries then always wait for each other.
+    for deal, (days, named_people) in named.items():
         work.deals.add(deal)
         work.days |= days
+        work.payees |= {index.get(ref, ref) for ref in named_people for index in (before, after)}
 
 
 async def on_fx_rate(uow: CalcUoW, record: FxRateRecord) -> None:
