@@ -329,6 +329,31 @@ def pipeline() -> gd.Dashboard:
             width=8,
         )
     )
+    d = d.with_panel(
+        timeseries(
+            "Reconciliations, by scope",
+            "calc-engine's ledger reconciliations per second: keyed (deal, quota, payee and fx rate "
+            "events: only the lines they change; replicas share these), periods and plan (whole "
+            "periods or plans, under the plan's exclusive lock: more replicas do not help these).",
+            "ops",
+            query(f"sum by (scope) (rate(provisio_calc_run_deals_count[{RATE}]))", "{{scope}}"),
+            width=12,
+        )
+    )
+    d = d.with_panel(
+        timeseries(
+            "Deals computed per reconciliation, by scope",
+            "Deals one reconciliation loaded and computed, on average: a keyed run computes only "
+            "the deals of the people it redoes.",
+            "short",
+            query(
+                f"sum by (scope) (rate(provisio_calc_run_deals_sum[{RATE}]))"
+                f" / sum by (scope) (rate(provisio_calc_run_deals_count[{RATE}]))",
+                "{{scope}}",
+            ),
+            width=12,
+        )
+    )
     d = d.with_row(gd.Row("HTTP"))
     d = d.with_panel(
         timeseries(
