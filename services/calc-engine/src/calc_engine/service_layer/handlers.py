@@ -7,6 +7,7 @@ redone; the finisher `reconcile_pending` runs once per unit of work after them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -54,6 +55,14 @@ class Pending:
     payees: set[str] = field(default_factory=set)
     # A payee changed: plans that cannot run keyed are reconciled whole.
     whole_unless_keyed: bool = False
+
+    def touch(self, deal: str, days: Iterable[str], people: Iterable[str], *indexes: dict[str, str]) -> None:
+        """A keyed run redoes this deal's entries in the periods of `days`, and the lines of
+        every person it names (references resolved through each of `indexes`): two runs
+        redoing one deal's entries then always lock one payee in common."""
+        self.deals.add(deal)
+        self.days.update(days)
+        self.payees.update(index.get(ref, ref) for ref in people for index in indexes)
 
 
 def pending(uow: CalcUoW) -> Pending:
@@ -128,13 +137,10 @@ async def on_deal(uow: CalcUoW, snapshot: DealSnapshot) -> None:
     # Only the periods of this deal's close dates (every revision's) can change, and in
     # them only the lines of the people any revision credits (and this deal's entries).
     days = {str(d["close_date"]) for d in history if d.get("close_date")}
-    work = pending(uow)
     if days:
-        work.days.update(days)
-        work.deals.add(snapshot.key)
-        work.payees.update(index.get(ref, ref) for d in history for ref in people_of(d))
+        pending(uow).touch(snapshot.key, days, (ref for d in history for ref in people_of(d)), index)
     else:
-        work.everything = True
+        pending(uow).everything = True
 
 
 async def publish_credits(
@@ -227,12 +233,8 @@ async def on_payee(uow: CalcUoW, record: PayeeRecord) -> None:
     work.whole_unless_keyed = True
     work.payees |= people
     named = await repos.deals.naming(references_of(people, before) | references_of(people, after))
-    # Every person of a deal whose entries a keyed run redoes is locked (and redone) by
-    # it: two runs redoing one deal's entries then always wait for each other.
     for deal, (days, named_people) in named.items():
-        work.deals.add(deal)
-        work.days |= days
-        work.payees |= {index.get(ref, ref) for ref in named_people for index in (before, after)}
+        work.touch(deal, days, named_people, before, after)
 
 
 async def on_fx_rate(uow: CalcUoW, record: FxRateRecord) -> None:
@@ -251,9 +253,7 @@ async def on_fx_rate(uow: CalcUoW, record: FxRateRecord) -> None:
     for deal, (days, people) in (
         await repos.deals.in_currency(record.from_currency, record.day - timedelta(days=1))
     ).items():
-        work.deals.add(deal)
-        work.days |= days
-        work.payees |= {index.get(ref, ref) for ref in people}
+        work.touch(deal, days, people, index)
 
 
 async def on_quota(uow: CalcUoW, record: QuotaRecord) -> None:
