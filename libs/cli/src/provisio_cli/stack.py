@@ -17,6 +17,7 @@ import httpx
 import yaml
 
 from provisio_common.embedded import (
+    EMBEDDED_FETCH_MAX_WAIT_MS,
     EmbeddedBroker,
     EmbeddedPostgres,
     free_port,
@@ -293,6 +294,7 @@ class Stack:
             "PROVISIO_SALESFORCE_OUTBOUND_SECRETS": config["webhook_secrets"]["salesforce-outbound"],
             "PROVISIO_KAFKA_SESSION_TIMEOUT_MS": "6000",
             "PROVISIO_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+            "PROVISIO_KAFKA_FETCH_MAX_WAIT_MS": str(EMBEDDED_FETCH_MAX_WAIT_MS),
             # calc-engine's POST /recompute asks these what they published (DESIGN.md §4).
             "PROVISIO_DEAL_INGEST_URL": f"http://{HOST}:{ports['deal-ingest']}",
             "PROVISIO_QUOTA_SERVICE_URL": f"http://{HOST}:{ports['quota-service']}",

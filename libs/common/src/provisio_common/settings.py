@@ -31,7 +31,9 @@ class ProvisioSettings(BaseSettings):
     kafka_idempotent_producer: bool = False
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_interval_ms: int = 500
-    # How long the broker may hold a fetch waiting for data: the latency floor of a hop.
+    # How long the broker may hold a fetch waiting for data. Apache Kafka answers as soon
+    # as data arrives; the embedded broker holds the fetch for the whole wait, so the local
+    # stack and tests set `embedded.EMBEDDED_FETCH_MAX_WAIT_MS`.
     kafka_fetch_max_wait_ms: int = 100
     # How often clients refresh topic metadata unasked: how soon a consumer sees a topic
     # re-created (a broker that lost its data) or given more partitions. Kafka's 5 min is

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from provisio_common.db import create_engine, drop_database, ensure_database, session_factory
-from provisio_common.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from provisio_common.embedded import EMBEDDED_FETCH_MAX_WAIT_MS, EmbeddedBroker, EmbeddedPostgres, free_port
 from provisio_common.migrations import upgrade
 from provisio_common.settings import ProvisioSettings
 from provisio_common.tables import SharedTables
@@ -62,6 +62,7 @@ def base_settings(embedded_pg: EmbeddedPostgres, broker: EmbeddedBroker) -> Prov
         kafka_bootstrap=broker.bootstrap,
         kafka_session_timeout_ms=3000,
         kafka_heartbeat_interval_ms=300,
+        kafka_fetch_max_wait_ms=EMBEDDED_FETCH_MAX_WAIT_MS,
         outbox_poll_interval_s=0.1,
         consumer_retry_backoff_s=0.01,
         log_json=False,
