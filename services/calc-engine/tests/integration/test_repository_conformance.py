@@ -411,16 +411,24 @@ async def test_a_keyed_run_sums_the_linear_entries_of_its_deals_and_the_other_li
             of("boss", "override", "g:D1", "1"),
             of("boss", "override", "g:D3", "3"),
             of("ann", "flat", None, "5"),
+            of("ann", "race", None, "500"),
         )
         await uow.commit()
     keyed = KeyedRun(frozenset({"ann"}), frozenset({"g:D1"}), frozenset({"override", "flat"}))
+    leaving_the_contest = dataclasses.replace(keyed, skipped=frozenset({"race"}))
     async with new_uow() as uow:
         sums = await uow.repos.ledger.posted_sums(plan, {"2026-Q1"}, keyed)
-    assert {(k.payee, k.component, k.deal): v for k, v in sums.items()} == {
+        without_race = await uow.repos.ledger.posted_sums(plan, {"2026-Q1"}, leaving_the_contest)
+    wanted: dict[tuple[str, str, str | None], Decimal] = {
         ("ann", "tiered", "g:D1"): Decimal(10),
         ("ann", "tiered", "g:D2"): Decimal(20),
         ("boss", "override", "g:D1"): Decimal(1),
     }
+    assert {(k.payee, k.component, k.deal): v for k, v in sums.items()} == {
+        **wanted,
+        ("ann", "race", None): Decimal(500),
+    }
+    assert {(k.payee, k.component, k.deal): v for k, v in without_race.items()} == wanted
 
 
 async def test_keyed_runs_share_a_plan_and_wait_only_for_one_payees_lines(sql_uow: CalcUoWFactory) -> None:

@@ -157,7 +157,7 @@ async def test_a_deal_event_reconciles_only_the_periods_of_its_close_days(store:
     assert ledger_total(store, deal="generic:D2") == Decimal("100")
 
 
-async def test_a_plan_with_a_contest_is_reconciled_whole_on_a_deal_event() -> None:
+async def test_a_deal_in_an_ended_contests_window_reconciles_the_whole_plan() -> None:
     store: CalcStore = FakeStore(memory_repositories())
     contest = {
         "id": "q3-contest",
@@ -168,12 +168,14 @@ async def test_a_plan_with_a_contest_is_reconciled_whole_on_a_deal_event() -> No
     }
     await consume(store, plan_version(commission(), contest), payee("ann"))
     await consume(store, deal("D1", close=f"{YEAR}-02-10"))
-    drift(store, f"{YEAR}-Q3", f"{YEAR}-08-01", "5")
+    drift(store, f"{YEAR}-Q1", f"{YEAR}-03-01", "5")
 
-    await consume(store, deal("D2", close=f"{YEAR}-02-11"))
+    # The contest is over and D2 closes in its window: the ranking may move, so the whole
+    # plan is recomputed (a contest's window spans periods), the other period included.
+    await consume(store, deal("D2", close=f"{YEAR}-08-11"))
 
-    assert period_total(store, f"{YEAR}-Q3") == 0  # a whole-plan run corrected the other period
-    assert ledger_total(store, payee="ann") == Decimal("200")
+    assert period_total(store, f"{YEAR}-Q1") == Decimal("100")  # the drift was corrected
+    assert ledger_total(store, payee="ann") == Decimal("1200")  # 2 x 10%, and the prize
 
 
 async def test_a_batch_reconciles_once_and_names_its_last_event() -> None:

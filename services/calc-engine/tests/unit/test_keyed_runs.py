@@ -3,6 +3,7 @@ its own entries on linear lines, from only the deals naming those people."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -43,8 +44,26 @@ def plan_of(*components: dict[str, Any]) -> Any:
     return load_plan(plan_version(*components).document)
 
 
+TODAY = date(YEAR, 6, 15)  # the day keyed runs below are decided as of
+
+
+def contest(to: str) -> dict[str, Any]:
+    """A contest on amount from the start of YEAR to `to`; 500 for the first."""
+    return {
+        "id": "race",
+        "kind": "contest",
+        "window": {"from": f"{YEAR}-01-01", "to": to},
+        "rank_by": {"metric": "amount"},
+        "prizes": [{"rank": 1, "amount": "500"}],
+    }
+
+
+def keyed(plans: list[Any], deals: set[str], payees: set[str], days: tuple[str, ...] = ()) -> KeyedRun | None:
+    return keyed_run(plans, deals, payees, as_of=TODAY, days=days or (f"{YEAR}-02-10",))
+
+
 def test_linear_components_are_keyed_by_deal_and_the_others_by_payee() -> None:
-    run = keyed_run([plan_of(TIERED, OVERRIDE)], {"g:D1"}, {"ann"})
+    run = keyed([plan_of(TIERED, OVERRIDE)], {"g:D1"}, {"ann"})
     assert run == KeyedRun(frozenset({"ann"}), frozenset({"g:D1"}), frozenset({"override"}))
     assert run.wants("boss", "override", "g:D1") and not run.wants("boss", "override", "g:D2")
     assert not run.wants("ann", "override", None)  # an entry of no deal is not a deal's
@@ -54,22 +73,32 @@ def test_linear_components_are_keyed_by_deal_and_the_others_by_payee() -> None:
 
 def test_a_component_linear_in_one_version_only_is_keyed_by_payee() -> None:
     flat, tiered = plan_of(commission("0.05")), plan_of(TIERED)
-    run = keyed_run([flat, tiered], (), ())
+    run = keyed([flat, tiered], set(), set())
     assert run is not None and run.linear == frozenset()
 
 
 def test_plans_that_need_whole_periods_are_not_keyed() -> None:
-    contest = {
-        "id": "race",
-        "kind": "contest",
-        "window": {"from": f"{YEAR}-01-01", "to": f"{YEAR}-03-31"},
-        "rank_by": {"metric": "amount"},
-        "prizes": [{"rank": 1, "amount": "500"}],
-    }
     calls = {**commission("5", "calls"), "measure": {"metric": "activity:call"}}
     team_tiers = {**TIERED, "id": "team", "credit": ["team_rollup"]}
-    for components in ([TIERED, contest], [TIERED, calls], [TIERED, team_tiers]):
-        assert keyed_run([plan_of(*components)], {"g:D1"}, {"ann"}) is None
+    ended = contest(f"{YEAR}-03-31")  # over by TODAY, and the run touches 10 February
+    for components in ([TIERED, ended], [TIERED, calls], [TIERED, team_tiers]):
+        assert keyed([plan_of(*components)], {"g:D1"}, {"ann"}) is None
+
+
+def test_a_keyed_run_leaves_alone_a_contest_it_cannot_change() -> None:
+    running = plan_of(TIERED, contest(f"{YEAR}-12-31"))  # awards nothing before its last day
+    run = keyed([running], {"g:D1"}, {"ann"})
+    assert run is not None and run.skipped == frozenset({"race"})
+    assert not run.wants_line("ann", "race") and not run.wants("ann", "race", None)
+    assert run.wants("ann", "new-business", "g:D1")
+    ended = plan_of(TIERED, contest(f"{YEAR}-03-31"))
+    # over, but every day the run touches lies after its window (a day of margin: 1 April
+    # in UTC may be 31 March in the plan's timezone)
+    assert keyed([ended], {"g:D1"}, {"ann"}, (f"{YEAR}-04-02", f"{YEAR}-05-01")) is not None
+    assert keyed([ended], {"g:D1"}, {"ann"}, (f"{YEAR}-04-01", f"{YEAR}-05-01")) is None
+    assert keyed([ended], {"g:D1"}, {"ann"}, (f"{YEAR}-05-01T10:00:00Z", f"{YEAR}-03-31")) is None
+    # on its last day a contest awards already (PLANS.md rule 21)
+    assert keyed_run([running], {"g:D1"}, {"ann"}, as_of=date(YEAR, 12, 31), days=[f"{YEAR}-02-10"]) is None
 
 
 def test_a_deal_names_its_owner_and_split_payees_as_sent() -> None:
@@ -127,6 +156,52 @@ async def test_a_deal_event_computes_only_the_deals_of_its_people() -> None:
     assert "value" not in boss.explanation and "earned" not in boss.explanation
     [ann] = [row for row in ledger_rows(store) if row.deal == "generic:A1" and row.payee == "ann"]
     assert (ann.explanation["value"], ann.explanation["earned"]) == ("2000", "100")
+    assert await recompute(fake_uow(store), Principal("ada", "admin")) == 0
+
+
+async def test_a_plan_with_a_running_contest_runs_keyed() -> None:
+    store: CalcStore = FakeStore(memory_repositories())
+    await consume(
+        store,
+        plan_version(TIERED, contest("2099-12-31")),  # still running today
+        payee("ann"),
+        payee("bob"),
+        quota("ann", f"{YEAR}-Q1", "10000"),
+        quota("bob", f"{YEAR}-Q1", "10000"),
+    )
+    for n in range(3):
+        await consume(store, deal(f"B{n}", owner="bob"))
+    before = deals_computed("keyed")
+
+    await consume(store, deal("A1", owner="ann", amount="2000.00"))
+
+    assert deals_computed("keyed") - before == 1  # ann's deal alone, not bob's three
+    assert [(row.payee, row.component) for row in ledger_rows(store) if row.deal == "generic:A1"] == [
+        ("ann", "new-business")
+    ]
+    assert await recompute(fake_uow(store), Principal("ada", "admin")) == 0
+
+
+async def test_a_deal_in_an_ended_contests_window_reranks_it_and_one_outside_runs_keyed() -> None:
+    store: CalcStore = FakeStore(memory_repositories())
+    await consume(store, plan_version(TIERED, contest(f"{YEAR}-03-31")), payee("ann"), payee("bob"))
+    for who in ("ann", "bob"):
+        await consume(store, quota(who, f"{YEAR}-Q1", "10000"), quota(who, f"{YEAR}-Q2", "10000"))
+    await consume(store, deal("B1", owner="bob", amount="3000.00"), deal("A1", owner="ann"))
+
+    def prizes() -> list[tuple[str, Decimal]]:
+        return [(row.payee, row.amount) for row in ledger_rows(store) if row.component == "race"]
+
+    assert prizes() == [("bob", Decimal("500"))]
+    keyed_before = deals_computed("keyed")
+    await consume(store, deal("A2", owner="ann", amount="5000.00", close=f"{YEAR}-05-10"))
+    assert deals_computed("keyed") - keyed_before == 1  # after the window: the contest stays
+    assert prizes() == [("bob", Decimal("500"))]
+
+    # A deal closing inside the window, late: ann now leads, and the prize moves to her.
+    await consume(store, deal("A3", owner="ann", amount="4000.00", close=f"{YEAR}-03-30"))
+    assert deals_computed("keyed") - keyed_before == 1  # that run was not keyed
+    assert sorted(prizes()) == [("ann", Decimal("500")), ("bob", Decimal("-500")), ("bob", Decimal("500"))]
     assert await recompute(fake_uow(store), Principal("ada", "admin")) == 0
 
 

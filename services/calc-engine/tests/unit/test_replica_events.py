@@ -1,8 +1,10 @@
 """calc-engine on plan, payee, quota, fx rate and activity events, on the fake unit of work.
 
-Plan and activity events reconcile the whole of every plan; a quota event only that payee's
-lines of its period, a payee event only the lines of the payee and of everyone under them, an
-fx rate only the deals in its currency from its day (keyed runs, `domain.keyed`)."""
+Plan events reconcile the whole of every plan, and activity events the plans that count
+activities (every plan, whole, when the activity's owner is no known payee); a quota event
+only that payee's lines of its period, a payee event only the lines of the payee and of
+everyone under them, an fx rate only the deals in its currency from its day (keyed runs,
+`domain.keyed`)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ from calc_fakes import (
 from prometheus_client import REGISTRY
 
 from calc_engine.service_layer.handlers import PENDING, Pending, on_activity, on_plan
+from calc_engine.service_layer.reconcile import recompute
+from provisio_common.auth import Principal
 from provisio_common.events import PlanVersion
 from provisio_common.inbox import PoisonMessage
 from provisio_common.testing.fakes import FakeStore
@@ -287,5 +291,42 @@ async def test_a_repeated_activity_is_held_once_and_leaves_no_work() -> None:
         await on_activity(uow, activity("A1"))
         assert PENDING not in uow.state
         await on_activity(uow, activity("A2"))
-        assert uow.state[PENDING] == Pending(everything=True)
+        assert uow.state[PENDING] == Pending(activity_days={f"{YEAR}-02-10T09:00:00Z"})
+        await on_activity(uow, activity("A3", owner="hubspot:99"))  # no known payee
+        assert uow.state[PENDING].everything
     assert ledger_total(store) == Decimal("5")
+
+
+async def test_an_activity_reconciles_the_plans_counting_activities_unless_its_owner_is_unknown() -> None:
+    store = empty()
+    await consume(store, plan_version(), plan_version(CALLS, plan_id="calls"))
+    await consume(store, payee("ann", plans=["ae", "calls"]), deal("D1"))
+    drift(store, f"{YEAR}-Q1", f"{YEAR}-02-01", "3")  # on plan ae, which counts no activity
+    before = ledger_total(store, payee="ann")
+
+    await consume(store, activity("A1"))
+
+    calls = [row.amount for row in ledger_rows(store) if row.plan == "calls"]
+    assert calls == [Decimal("5")] and ledger_total(store, payee="ann") == before + 5  # ae left alone
+
+    await consume(store, activity("A2", owner="hubspot:99"))
+
+    assert ledger_total(store, payee="ann") == before + 5 - 3  # every plan reconciled whole
+    assert ("unknown_payee", "hubspot:99") in await exception_kinds(store)
+
+
+async def test_an_activity_counts_through_its_deal_whatever_period_the_deal_closes_in() -> None:
+    # Calls count only on new business (a deal filter, PLANS.md rule 15): the call in Q1
+    # counts through its deal, which closes in Q2. A deal event of Q1 recomputes Q1 only,
+    # and must still see the call's deal.
+    store = empty()
+    new_calls = {**CALLS, "measure": {"metric": "activity:call", "deal_types": ["new"]}}
+    await consume(store, plan_version(new_calls))
+    await consume(store, payee("ann"), deal("D1", close=f"{YEAR}-05-10").model_copy(update={"type": "new"}))
+    await consume(store, activity("A1", day=f"{YEAR}-02-10").model_copy(update={"deal": "D1"}))
+    assert ledger_total(store, payee="ann") == Decimal("5")
+
+    await consume(store, deal("D2", close=f"{YEAR}-02-11"))
+
+    assert ledger_total(store, payee="ann") == Decimal("5")
+    assert await recompute(fake_uow(store), Principal("ada", "admin")) == 0

@@ -13,6 +13,7 @@ their own, which is safe because what is cached is derived from immutable rows.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
@@ -39,14 +40,20 @@ class ParsedDeals:
         window: tuple[date, date] | None,
         index: dict[str, str],
         people: set[str] | None = None,
+        linked: Collection[str] = (),
     ) -> list[Deal]:
         """Every revision of the deals with a revision closing in `window` (all deals
         without one; with `people`, only those naming one of these references in such a
-        revision), as the engine's `Deal`s, renumbered in history order."""
+        revision), and of the `linked` deals wherever they close (the deals of the run's
+        activities: a deal filter looks at them), as the engine's `Deal`s, renumbered in
+        history order."""
         if index != self._index:
             self._deals.clear()
             self._index = dict(index)
         found = await deals.revision_numbers(window=window, people=people)
+        elsewhere = [deal for deal in linked if deal not in found] if window is not None else []
+        if elsewhere:
+            found.update(await deals.revision_numbers(deals=elsewhere))
         numbers = {deal: tuple(n) for deal, n in found.items()}
         stale = [
             deal for deal, n in numbers.items() if (kept := self._deals.get(deal)) is None or kept[0] != n

@@ -618,6 +618,8 @@ class SqlLedger(Ledger):
                 (linear & (ledger.c.deal == _any_of(keyed.deals)))
                 | (~linear & (ledger.c.payee == _any_of(keyed.payees)))
             )
+            if keyed.skipped:
+                query = query.where(~(ledger.c.component == _any_of(keyed.skipped)))
         rows = (await self.session.execute(query)).all()
         return {PostingKey(r[0], r[1], r[2], r[3], r[4]): Decimal(r[5]) for r in rows}
 

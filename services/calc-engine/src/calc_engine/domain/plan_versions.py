@@ -47,6 +47,11 @@ def has_contest(versions: Sequence[Plan]) -> bool:
     return any(c.kind == "contest" for v in versions for c in v.components)
 
 
+def counts_activities(versions: Sequence[Plan]) -> bool:
+    """Whether some component of some version measures activities (PLANS.md rule 15)."""
+    return any(c.effective_measure.metric.startswith("activity:") for v in versions for c in v.components)
+
+
 def periods_of_days(versions: Sequence[Plan], days: Iterable[date | datetime | str]) -> set[str]:
     """The periods (of every period kind the versions use) containing the days, in the
     plan's timezone (shared by its versions)."""

@@ -55,6 +55,8 @@ class Pending:
     payees: set[str] = field(default_factory=set)
     # A payee changed: plans that cannot run keyed are reconciled whole.
     whole_unless_keyed: bool = False
+    # New activities of known owners: their days, for the plans that count activities.
+    activity_days: set[str] = field(default_factory=set)
 
     def touch(self, deal: str, days: Iterable[str], people: Iterable[str], *indexes: dict[str, str]) -> None:
         """A keyed run redoes this deal's entries in the periods of `days`, and the lines of
@@ -81,7 +83,7 @@ async def reconcile_pending(uow: CalcUoW, applied: list[Envelope], clock: Clock 
     """
     work = uow.state.pop(PENDING, None)
     if not isinstance(work, Pending) or not (
-        work.everything or work.days or work.plans or work.whole_unless_keyed
+        work.everything or work.days or work.plans or work.whole_unless_keyed or work.activity_days
     ):
         return
     uow.accepted_at = min((e.accepted_at for e in applied if e.accepted_at is not None), default=None)
@@ -95,6 +97,7 @@ async def reconcile_pending(uow: CalcUoW, applied: list[Envelope], clock: Clock 
         everything=work.everything,
         touched=(work.deals, work.payees),
         whole_unless_keyed=work.whole_unless_keyed,
+        activity_days=sorted(work.activity_days),
     )
 
 
@@ -172,13 +175,21 @@ async def publish_credits(
 
 
 async def on_activity(uow: CalcUoW, record: ActivityRecord) -> None:
-    """Hold the activity (repeats of one activity are ignored) and reconcile."""
+    """Hold the activity (repeats of one activity are ignored) and leave its day for the
+    plans that count activities (PLANS.md rule 15); an activity whose owner is no known
+    payee is an exception of every plan, so every plan is reconciled whole."""
     document = record.to_data()
     try:
         to_activity(document, {})
     except InputInvalid as exc:
         raise PoisonMessage(f"activity {record.source}:{record.external_id}: {exc}") from exc
-    if await uow.repos.activities.add(f"{record.source}:{record.external_id}", document):
+    if not await uow.repos.activities.add(f"{record.source}:{record.external_id}", document):
+        return
+    payees = (await uow.repos.reference.load(uow.repos)).payee_documents
+    index = await crm_references(uow)
+    if index.get(record.owner, record.owner) in payees:
+        pending(uow).activity_days.add(str(document["occurred_at"]))
+    else:
         pending(uow).everything = True
 
 

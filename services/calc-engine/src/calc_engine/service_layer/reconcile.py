@@ -27,6 +27,7 @@ from calc_engine.domain.ledger import (
 from calc_engine.domain.model import RunScope, StoredPlan
 from calc_engine.domain.plan_versions import (
     PlanChange,
+    counts_activities,
     held_versions,
     periods_of_days,
     run_scope,
@@ -52,6 +53,7 @@ async def reconcile_plan(
     whole: bool = False,
     touched: tuple[Collection[str], Collection[str]] | None = None,
     whole_unless_keyed: bool = False,
+    activity_days: Collection[str] = (),
 ) -> int:
     """Bring one plan's ledger to what the engine computes now; return entries posted.
 
@@ -60,25 +62,29 @@ async def reconcile_plan(
     event touched), only the measurement periods containing them are recomputed, from the
     deals closing in them; with `change` (versions of this plan just stored), the periods
     those versions can change, and corrections of days before the change are dated the
-    day it was made (PLANS.md "Payout"). Plans with a contest (whose windows span
-    periods), `whole`, or neither `days` nor `change`: the whole plan. With `days`,
-    `touched` (the deals and payees the events touched) and no `change`, a plan that can
-    be is run keyed (`domain.keyed`); one that cannot is run whole with
-    `whole_unless_keyed` (a payee changed), else for the periods of `days`.
+    day it was made (PLANS.md "Payout"). With `days`, `touched` (the deals and payees the
+    events touched; `days` then holds every close day of every revision of those deals)
+    and no `change`, a plan that can be is run keyed (`domain.keyed`); one that cannot is
+    run whole with `whole_unless_keyed` (a payee changed), else for the periods of `days`.
+    Plans with a contest not run keyed (its window spans periods), `whole`, or neither
+    `days` nor `change`: the whole plan. `activity_days` (the days of new activities whose
+    owners are known) count only for a plan that measures activities: they add their
+    periods to its run; a plan that counts none is not run for them.
     """
     repos = uow.repos
     day_list = list(days)
+    run_day = as_of or datetime.now(UTC).date()
 
     def planned(held: list[StoredPlan]) -> _Run:
         versions = held_versions(held)
         keyed = None
         if not whole and change is None and touched is not None:
-            keyed = keyed_run(versions, *touched)
+            keyed = keyed_run(versions, *touched, as_of=run_day, days=day_list)
         if keyed is not None:
             return versions, periods_of_days(versions, day_list), keyed
         if whole or whole_unless_keyed:
             return versions, None, None
-        return versions, run_scope(versions, day_list, change), None
+        return versions, _periods(versions, day_list, activity_days, change), None
 
     locked = await _locked(repos, plan_id, planned, touched is not None and change is None and not whole)
     if locked is None:
@@ -86,7 +92,8 @@ async def reconcile_plan(
     versions, scope, keyed = locked
     plan = versions[-1]
     window = None if scope is None else close_day_window(scope)
-    inputs = await load_inputs(repos, window, keyed)
+    # A whole run looks at every activity (an unknown owner is an exception of the plan).
+    inputs = await load_inputs(repos, window, keyed, scope is None or counts_activities(versions))
     observe_run(len(inputs.deals), "plan" if scope is None else "periods" if keyed is None else "keyed")
     result = calculate(
         versions,
@@ -95,7 +102,7 @@ async def reconcile_plan(
         quotas=inputs.quotas,
         activities=inputs.activities,
         fx=inputs.fx,
-        as_of=as_of or datetime.now(UTC).date(),
+        as_of=run_day,
     )
 
     def on_plan(line: Line) -> bool:
@@ -168,6 +175,20 @@ async def reconcile_plan(
 _Run = tuple[list[Plan], set[str] | None, KeyedRun | None]
 
 
+def _periods(
+    versions: list[Plan],
+    days: list[date | datetime | str],
+    activity_days: Collection[str],
+    change: PlanChange | None,
+) -> set[str] | None:
+    """The periods a run that is not keyed recomputes (`run_scope`), the days of new
+    activities counting only for a plan that measures activities (empty: nothing to do)."""
+    counted = days + (list(activity_days) if counts_activities(versions) else [])
+    if activity_days and not counted and change is None:
+        return set()  # only activities, and this plan counts none
+    return run_scope(versions, counted, change)
+
+
 async def _locked(
     repos: CalcRepositories, plan_id: str, planned: Callable[[list[StoredPlan]], _Run], keyable: bool
 ) -> _Run | None:
@@ -225,14 +246,15 @@ async def reconcile_all(
     everything: bool = False,
     touched: tuple[Collection[str], Collection[str]] | None = None,
     whole_unless_keyed: bool = False,
+    activity_days: Collection[str] = (),
 ) -> int:
     """Reconcile every plan (only the periods of `days` when given; whole with
     `everything`); `changes`: plan versions just stored, per plan; `touched`: the deals
-    and payees the events touched (see `reconcile_plan`). With changes and neither days
-    nor everything, only the changed plans."""
+    and payees the events touched; `activity_days`: the days of new activities (see
+    `reconcile_plan`). With changes and none of the others, only the changed plans."""
     days = list(days)
     found = changes or {}
-    every_plan = days or everything or whole_unless_keyed or not found
+    every_plan = days or everything or whole_unless_keyed or activity_days or not found
     plan_ids = await uow.repos.plans.ids() if every_plan else list(found)
     total = 0
     for plan_id in sorted(plan_ids):
@@ -246,6 +268,7 @@ async def reconcile_all(
             whole=everything,
             touched=touched,
             whole_unless_keyed=whole_unless_keyed,
+            activity_days=activity_days,
         )
     return total
 
