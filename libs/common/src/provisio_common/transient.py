@@ -14,6 +14,9 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 # failure, deadlock, too many connections, lock not available, and the server shutting
 # down or starting (57P01-57P03).
 TRANSIENT_SQLSTATES = {"40001", "40P01", "53300", "55P03", "57P01", "57P02", "57P03"}
+# What asyncpg's InterfaceError says of a connection that is gone ("connection is closed",
+# "the underlying connection is closed"); SQLAlchemy's own disconnect check reads the same.
+_CLOSED = "connection is closed"
 
 
 def _sqlstate(exc: BaseException) -> str | None:
@@ -31,7 +34,11 @@ def _one_is_transient(exc: BaseException) -> bool:
         return bool(exc.retriable)
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
-    if isinstance(exc, sa_exc.DisconnectionError | sa_exc.TimeoutError | sa_exc.InterfaceError):
+    if isinstance(exc, sa_exc.DisconnectionError | sa_exc.TimeoutError):
+        return True
+    # asyncpg raises InterfaceError both for a connection that is gone and for statements
+    # it refuses before sending them (too many parameters, say), which fail every time.
+    if isinstance(exc, sa_exc.InterfaceError) and _CLOSED in str(exc.orig):
         return True
     state = _sqlstate(exc)
     if state is not None and (state.startswith("08") or state in TRANSIENT_SQLSTATES):
