@@ -17,7 +17,7 @@ the data says whose a thing is. A route anyone may call without a token (`/healt
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, cast, get_args
 
 from fastapi import Security
@@ -48,7 +48,7 @@ def role_scopes(grants: tuple[str, ...] | list[str]) -> dict[Role, Scope]:
     return admitted
 
 
-def allow(*grants: Grant) -> Callable[..., Principal]:
+def allow(*grants: Grant) -> Callable[..., Awaitable[Principal]]:
     """The dependency that admits the roles of `grants` (403 otherwise) and declares them
     in the route's OpenAPI; use it as `Annotated[Principal, Depends(allow(...))]`."""
     admitted = role_scopes(grants)
@@ -56,7 +56,7 @@ def allow(*grants: Grant) -> Callable[..., Principal]:
         raise ValueError("allow() needs at least one grant; a public route uses PUBLIC")
     verified = Security(current_principal, scopes=list(grants))
 
-    def check(principal: Principal = verified) -> Principal:
+    async def check(principal: Principal = verified) -> Principal:
         if principal.role not in admitted:
             raise Problem(403, f"role {principal.role!r} may not do this")
         return principal

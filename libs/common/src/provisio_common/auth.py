@@ -6,7 +6,7 @@ HS256 with a configured secret for local runs; RS256 against a JWKS URL in produ
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -114,7 +114,7 @@ def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_roles(*roles: Role) -> Callable[..., Principal]:
+def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """`access.allow(*roles)`: the same dependency and declaration (kept for callers)."""
     from provisio_common.access import allow  # here: access imports this module
 

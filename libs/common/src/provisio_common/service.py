@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,10 +30,8 @@ from provisio_common.body_guard import JsonBodyGuard
 from provisio_common.db import create_engine, session_factory
 from provisio_common.dlq import router as dlq_router
 from provisio_common.events import Schema
-from provisio_common.ids import new_id
 from provisio_common.inbox import Finisher, Handler, InboxConsumer, topics_of
 from provisio_common.kafka import Rebalances, make_consumer, make_producer
-from provisio_common.logging import request_id_var
 from provisio_common.loop_lag import LoopLagProbe
 from provisio_common.outbox import OutboxRelay
 from provisio_common.outbox_api import router as outbox_router
@@ -42,9 +39,8 @@ from provisio_common.params import ParameterGuard, document_parameter_bounds
 from provisio_common.problems import (
     document_problems,
     install_problem_handlers,
-    problem_response,
-    unexpected_problem,
 )
+from provisio_common.request_context import RequestContext
 from provisio_common.settings import ServiceSettings
 from provisio_common.tables import SharedTables
 from provisio_common.topics import ensure_topics
@@ -253,30 +249,8 @@ def create_app(
     install_problem_handlers(app)
     app.add_middleware(JsonBodyGuard)
     app.add_middleware(ParameterGuard)
+    app.add_middleware(RequestContext, service_label=title)  # the last added runs first
     app.openapi = document_problems(document_parameter_bounds(app.openapi))  # type: ignore[method-assign]
-    service_label = title
-
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        rid = request.headers.get("x-request-id") or new_id()
-        token = request_id_var.set(rid)
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception as exc:  # noqa: BLE001 - any unhandled error is a logged problem+json, with the id
-            response = problem_response(unexpected_problem(exc), request.url.path)
-        finally:
-            request_id_var.reset(token)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.HTTP_REQUESTS.labels(service_label, request.method, path, str(response.status_code)).inc()
-        metrics.HTTP_LATENCY.labels(service_label, request.method, path).observe(
-            time.perf_counter() - started
-        )
-        response.headers["x-request-id"] = rid
-        return response
 
     @app.get("/healthz", tags=["ops"], response_model=Health, openapi_extra=PUBLIC)
     async def healthz() -> Health:

@@ -9,6 +9,7 @@ import logging
 import httpx
 import pytest
 from fastapi import APIRouter
+from prometheus_client import REGISTRY
 
 from provisio_common.params import BIGINT_MAX, INTEGER_MAX, MAX_PARAMETER_CHARS, Instant, RowId, Version
 from provisio_common.problems import PROBLEM_JSON
@@ -108,3 +109,21 @@ async def test_a_method_the_path_lacks_is_405_allowing_every_method_of_the_path(
     assert r.status_code == 405
     assert r.headers["content-type"] == PROBLEM_JSON
     assert {m.strip() for m in r.headers["allow"].split(",")} == {"GET", "PUT"}
+
+
+def served(route: str, status: str) -> float:
+    labels = {"service": "t", "method": "GET", "route": route, "status": status}
+    return REGISTRY.get_sample_value("provisio_http_requests_total", labels) or 0.0
+
+
+async def test_every_answer_carries_its_request_id_and_is_counted_by_route() -> None:
+    before, bad_before = served("/things/{thing_id}", "200"), served("/things/{thing_id}", "422")
+    async with client() as c:
+        given = await c.get("/things/7", headers={"X-Request-ID": "rid-7"})
+        fresh = await c.get("/things/8")
+        refused = await c.get("/things/0")  # a guard's own 422 is counted and named too
+    assert given.headers["x-request-id"] == "rid-7"
+    assert fresh.headers["x-request-id"] and fresh.headers["x-request-id"] != "rid-7"
+    assert refused.status_code == 422 and refused.headers["x-request-id"]
+    assert served("/things/{thing_id}", "200") - before == 2
+    assert served("/things/{thing_id}", "422") - bad_before == 1

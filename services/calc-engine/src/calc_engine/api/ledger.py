@@ -23,7 +23,7 @@ from provisio_common.service import runtime_of
 router = APIRouter(tags=["ledger"])
 
 
-def calc_settings(request: Request) -> CalcSettings:
+async def calc_settings(request: Request) -> CalcSettings:
     """The settings of the running calc-engine."""
     settings = runtime_of(request).settings
     assert isinstance(settings, CalcSettings)

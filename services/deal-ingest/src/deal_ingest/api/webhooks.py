@@ -109,7 +109,7 @@ REDELIVERED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def ingest_settings(request: Request) -> IngestSettings:
+async def ingest_settings(request: Request) -> IngestSettings:
     settings = runtime_of(request).settings
     assert isinstance(settings, IngestSettings)
     return settings

@@ -31,7 +31,7 @@ router = APIRouter(tags=["accounting"])
 Reader = Annotated[Principal, Depends(allow("admin", "payroll", "ops"))]
 
 
-def accounts(request: Request) -> Accounts:
+async def accounts(request: Request) -> Accounts:
     """The journal's account codes of this service's settings."""
     settings = request.app.state.runtime.settings
     return Accounts(

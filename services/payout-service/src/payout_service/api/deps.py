@@ -38,12 +38,12 @@ __all__ = [
 ]
 
 
-def today() -> date:
+async def today() -> date:
     """Today (UTC): draws are shown through today's pay period."""
     return datetime.now(UTC).date()
 
 
-def payroll_layout(request: Request) -> PayrollLayout:
+async def payroll_layout(request: Request) -> PayrollLayout:
     """The payroll CSV layout of this service's settings."""
     settings = request.app.state.runtime.settings
     return PayrollLayout(settings.payroll_csv_columns, settings.payroll_earning_codes)

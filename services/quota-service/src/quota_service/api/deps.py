@@ -36,7 +36,7 @@ def put_responses(model: type[BaseModel], *statuses: int) -> dict[int | str, dic
     return responses
 
 
-def quota_settings(request: Request) -> QuotaSettings:
+async def quota_settings(request: Request) -> QuotaSettings:
     """The settings of the running quota-service."""
     settings = runtime_of(request).settings
     assert isinstance(settings, QuotaSettings)
