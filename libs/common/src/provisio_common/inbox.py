@@ -18,9 +18,11 @@ Failures are of two kinds (`provisio_common.transient`):
 If anything else interrupts a batch (the DLQ send itself failing, say), the same rewind
 happens, so no message of the batch is ever skipped by a later commit.
 
-With a finisher (calc-engine's reconciliation), the messages of one fetch are applied in
-batches of `batch_size` that span partitions and topics: one unit of work and one finisher
-run per batch, not per partition (each partition's messages stay in offset order).
+The messages of one fetch are applied in batches of `batch_size` that span partitions and
+topics: one unit of work (and one run of the finisher, calc-engine's reconciliation, if
+any) per batch, not per message or partition (each partition's messages stay in offset
+order). A consumer that keeps up gets small batches; one behind gets large ones, and pays
+one transaction for many messages.
 """
 
 from __future__ import annotations

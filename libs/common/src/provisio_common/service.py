@@ -159,7 +159,7 @@ class ServiceRuntime:
                 retry_backoff_s=s.consumer_retry_backoff_s,
                 transient_backoff_max_s=s.consumer_transient_backoff_max_s,
                 finisher=spec.finisher,
-                batch_size=s.consumer_batch_size if spec.finisher is not None else 1,
+                batch_size=s.consumer_batch_size,
                 rebalances=rebalances,
             )
             self.inbox_consumers.append(consumer)

@@ -52,7 +52,7 @@ class ProvisioSettings(BaseSettings):
     consumer_retry_backoff_s: float = 0.2
     # A transient failure (database or broker down) pauses the partition, doubling up to this.
     consumer_transient_backoff_max_s: float = 5.0
-    # Consecutive messages of one partition applied in one transaction (1 = one by one).
+    # Messages of one fetch applied in one transaction (1 = one by one), in every consumer.
     consumer_batch_size: int = 50
     # Outbox relay.
     outbox_poll_interval_s: float = 0.5
