@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from provisio_calc.inputs import FxRate, InputInvalid, Quota
+from provisio_calc.numbers import ONE
 from provisio_calc.periods import period_children
 
 
@@ -85,7 +86,7 @@ class FxBook:
     def rate(self, from_currency: str, day: date) -> Decimal | None:
         """The rate to convert 1 `from_currency` on `day`; 1 for the plan currency; None if missing."""
         if from_currency == self.to_currency:
-            return Decimal(1)
+            return ONE
         days = self._days.get(from_currency)
         if not days:
             return None

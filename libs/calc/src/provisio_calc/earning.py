@@ -207,6 +207,39 @@ def _apply_cap(comp: Component, earned: Decimal, detail: dict[str, Any] | None) 
     return comp.cap if capped else earned
 
 
+def _never_decreases(comp: Component) -> bool:
+    """True when E can only stay or grow as V and N grow (quota fixed, above 0): the formula
+    is a bonus, a flat rate, marginal tiers or per_deal with no negative coefficient, and a
+    threshold (not negative) is only met at V >= 0, where the formula earns at least 0."""
+    if comp.threshold is not None and comp.threshold < 0:
+        return False
+    if comp.kind == "bonus":
+        coefficient = comp.amount if comp.amount is not None else comp.rate_of_excess
+        return coefficient is not None and coefficient >= 0
+    if comp.rate is not None:
+        return comp.rate >= 0
+    if comp.tiers is not None:
+        if comp.tiers.method != "marginal":
+            return False
+        bands = comp.tiers.bands
+        factors = [band.rate if band.rate is not None else band.multiplier for band in bands]
+        if any(band.rate is None for band in bands):
+            factors.append(comp.target_incentive)  # multiplier bands pay multiplier * TI / quota
+        return all(factor is not None and factor >= 0 for factor in factors)
+    return comp.per_deal is not None and comp.per_deal >= 0
+
+
+def ceiling(comp: Component) -> Decimal | None:
+    """The most `comp` earns in a period, when E never decreases as V and N grow: once a
+    line has earned it, credit that adds to V and N leaves E unchanged. None for a contest,
+    a formula that may decrease, or an unbounded one (no cap, not a fixed-amount bonus)."""
+    if comp.kind == "contest" or (comp.cap is not None and comp.cap < 0) or not _never_decreases(comp):
+        return None
+    if comp.kind == "bonus" and comp.amount is not None:
+        return comp.cap if comp.cap is not None and comp.amount > comp.cap else comp.amount
+    return comp.cap
+
+
 def earn(
     comp: Component,
     value: Decimal,

@@ -6,6 +6,7 @@ import gc
 from collections.abc import Container, Iterable, Sequence
 from datetime import date
 from decimal import Decimal, localcontext
+from operator import itemgetter
 from typing import Any
 
 from provisio_calc.contest import awards
@@ -14,7 +15,7 @@ from provisio_calc.inputs import Activity, Deal, FxRate, InputInvalid, Payee, Qu
 from provisio_calc.numbers import EXACT, ZERO, format_decimal
 from provisio_calc.periods import local_day, local_instant, period_of
 from provisio_calc.plan import Plan, PlanInvalid
-from provisio_calc.result import CalcException, CalcResult, Entry, Line
+from provisio_calc.result import CalcException, CalcResult, Entry, Line, make_entry
 from provisio_calc.setup import Aggregate, Contribution, Key, Setup
 from provisio_calc.timeline import collect_revisions, deal_events
 from provisio_calc.versions import VersionSlice, succession_problems, version_slices
@@ -144,17 +145,37 @@ def _contest_version(runs: list[tuple[VersionSlice, _Calculation]], comp_id: str
     return None
 
 
-def _changes(previous: Contribution, contribution: Contribution) -> dict[Key, list[Decimal]]:
+def _changes(previous: Contribution, contribution: Contribution) -> Contribution:
     """The change per key: the new contribution minus the one it replaces."""
-    changes: dict[Key, list[Decimal]] = {k: [-v, -n] for k, (v, n) in previous.items()}
+    changes: Contribution = {k: (-v, -n) for k, (v, n) in previous.items()}
     for key, (value, count) in contribution.items():
         change = changes.get(key)
         if change is None:
-            changes[key] = [value, count]
+            changes[key] = (value, count)
         else:
-            change[0] += value
-            change[1] += count
+            changes[key] = (change[0] + value, change[1] + count)
     return changes
+
+
+def _in_order(events: list[_Event]) -> list[_Event]:
+    """The events sorted by their order key. Each day's events are sorted apart, then the
+    days: the same sequence as one sort (the key starts with the day and sorts are stable,
+    so ties keep their input order), with about half the comparisons."""
+    by_day: dict[date, list[_Event]] = {}
+    for event in events:
+        day = event[0][0]
+        of_day = by_day.get(day)
+        if of_day is None:
+            by_day[day] = [event]
+        else:
+            of_day.append(event)
+    ordered: list[_Event] = []
+    by_order = itemgetter(0)
+    for day in sorted(by_day):
+        of_day = by_day[day]
+        of_day.sort(key=by_order)
+        ordered.extend(of_day)
+    return ordered
 
 
 class _Calculation:
@@ -197,10 +218,9 @@ class _Calculation:
     ) -> tuple[list[Line], dict[int, dict[str, Decimal]]]:
         """The lines of every non-contest key, and each contest's value per payee (ranked
         by the caller: a contest may span versions)."""
-        events, latest, final_snapshot = self._deal_events(by_deal)
-        events.extend(self._activity_events(activity_list, latest))
-        events.sort(key=lambda event: event[0])
-        aggs, current = self._apply(events)
+        events, final_snapshot = self._deal_events(by_deal)
+        events.extend(self._activity_events(activity_list, by_deal))
+        aggs, current = self._apply(_in_order(events))
         credits = self._credits(current, final_snapshot) if self.explain else {}
         return self._lines(aggs, credits)
 
@@ -208,20 +228,18 @@ class _Calculation:
 
     def _deal_events(
         self, by_deal: dict[str, dict[int, Deal]]
-    ) -> tuple[list[_Event], dict[str, Deal], dict[str, Deal | None]]:
+    ) -> tuple[list[_Event], dict[str, Deal | None]]:
         """Every deal's dated states as events; bad_split / missing_fx deals are parked."""
         setup = self.setup
         tz = setup.tz
         explain = self.explain
         events: list[_Event] = []
-        latest: dict[str, Deal] = {}
         final_snapshot: dict[str, Deal | None] = {}
         # Input order does not matter: events are sorted on a total order below.
         for deal_key, by_revision in by_deal.items():
             if len(by_revision) == 1:
                 # The common case, kept lean: one revision, at most one state.
                 (only,) = by_revision.values()
-                latest[deal_key] = only
                 if only.status != "won":
                     continue
                 assert only.close_date is not None
@@ -236,7 +254,6 @@ class _Calculation:
                     final_snapshot[deal_key] = only
                 continue
             revisions = [by_revision[r] for r in sorted(by_revision)]
-            latest[deal_key] = revisions[-1]
             timeline = deal_events(revisions, tz, setup.window_days)
             contributions: dict[int, Contribution] = {}
             problem: CalcException | None = None
@@ -257,14 +274,17 @@ class _Calculation:
                 events.append((event.order, event.day, deal_key, deal_key, contribution, None))
             if timeline:
                 final_snapshot[deal_key] = timeline[-1].snapshot
-        return events, latest, final_snapshot
+        return events, final_snapshot
 
-    def _activity_events(self, activities: list[Activity], latest: dict[str, Deal]) -> list[_Event]:
+    def _activity_events(
+        self, activities: list[Activity], by_deal: dict[str, dict[int, Deal]]
+    ) -> list[_Event]:
         """One event per counted activity; deal filters look at its deal's latest revision."""
         setup = self.setup
         events: list[_Event] = []
         for activity in activities:
-            linked = latest.get(f"{activity.source}:{activity.deal}") if activity.deal else None
+            revisions = by_deal.get(f"{activity.source}:{activity.deal}") if activity.deal else None
+            linked = revisions[max(revisions)] if revisions else None
             contribution = setup.activity_contribution(activity, linked)
             if not contribution:
                 continue
@@ -281,6 +301,7 @@ class _Calculation:
         current: dict[str, Contribution] = {}
         is_contest = setup.is_contest
         linear = setup.linear
+        ceilings = setup.ceilings
         earned_for = setup.earned
         event_contribution = self._event_contribution
         for _order, day, owner_key, deal_ref, given, snapshot in events:
@@ -304,12 +325,15 @@ class _Calculation:
                 if coefficient is not None:
                     delta = coefficient[0] * (count if coefficient[1] else value)
                     if delta:
-                        agg.entries.append(Entry(day, delta, deal_ref))
+                        agg.entries.append(make_entry(day, delta, deal_ref))
                         agg.earned += delta
                     continue
+                top = ceilings[ci]
+                if top is not None and agg.earned == top and value >= ZERO and count >= ZERO:
+                    continue  # E cannot grow past its ceiling, nor shrink as V and N grow
                 earned = earned_for(key, agg.value, agg.count)
                 if earned != agg.earned:
-                    agg.entries.append(Entry(day, earned - agg.earned, deal_ref))
+                    agg.entries.append(make_entry(day, earned - agg.earned, deal_ref))
                     agg.earned = earned
         return aggs, current
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from provisio_calc.inputs import Activity, Deal
+from provisio_calc.numbers import ONE
 from provisio_calc.plan import Measure
-
-ONE = Decimal(1)
 
 
 class CompiledMeasure:
     """A plan measure ready for the hot loop: metric plus frozen filter sets."""
 
-    __slots__ = ("activity_kind", "deal_types", "metric", "products", "territories")
+    __slots__ = ("activity_kind", "deal_types", "has_filters", "metric", "products", "territories")
 
     def __init__(self, measure: Measure) -> None:
         self.metric = measure.metric
@@ -23,11 +22,10 @@ class CompiledMeasure:
         self.deal_types = frozenset(measure.deal_types) if measure.deal_types is not None else None
         self.products = frozenset(measure.products) if measure.products is not None else None
         self.territories = frozenset(measure.territories) if measure.territories is not None else None
-
-    @property
-    def has_filters(self) -> bool:
-        """True when any of deal_types, products, territories is given."""
-        return self.deal_types is not None or self.products is not None or self.territories is not None
+        # True when any of deal_types, products, territories is given.
+        self.has_filters = (
+            self.deal_types is not None or self.products is not None or self.territories is not None
+        )
 
     def deal_passes(self, deal: Deal) -> bool:
         """The deal filters (rules 13, 14): type, territory, at least one matching product line."""
@@ -42,7 +40,7 @@ class CompiledMeasure:
 
     def deal_value(self, deal: Deal, fx_rate: Decimal) -> Decimal | None:
         """The deal's value under this measure in plan currency, or None when it does not count."""
-        if self.activity_kind is not None or not self.deal_passes(deal):
+        if self.activity_kind is not None or (self.has_filters and not self.deal_passes(deal)):
             return None
         metric = self.metric
         if metric == "deals":
@@ -58,7 +56,8 @@ class CompiledMeasure:
                 (ln.margin for ln in deal.lines if products is None or ln.product in products),
                 Decimal(0),
             )
-        return raw if fx_rate == ONE else raw * fx_rate
+        # FxBook gives the plan currency ONE itself: `is` spares the comparison.
+        return raw if fx_rate is ONE or fx_rate == ONE else raw * fx_rate
 
     def activity_value(self, activity: Activity, linked: Deal | None) -> Decimal | None:
         """1 for a matching activity; deal filters apply through its deal (rule 15)."""

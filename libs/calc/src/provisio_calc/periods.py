@@ -39,6 +39,8 @@ def local_day(value: date | datetime | str, tz: str) -> date:
     A bare date is that day in `tz`; a timestamp is converted to `tz`, and a
     timestamp without an offset is taken as UTC.
     """
+    if type(value) is date:
+        return value  # the common case, first
     if isinstance(value, str):
         value = parse_when(value)
     if isinstance(value, datetime):
@@ -50,6 +52,8 @@ def local_day(value: date | datetime | str, tz: str) -> date:
 
 def local_instant(value: date | datetime, tz: str) -> tuple[date, int]:
     """(local day, microseconds since local midnight): an ordering key; bare dates sort first."""
+    if type(value) is date:
+        return value, 0  # the common case, first
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)

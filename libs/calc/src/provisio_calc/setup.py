@@ -10,18 +10,22 @@ from typing import Any
 
 from provisio_calc.books import FxBook, QuotaBook
 from provisio_calc.crediting import BadSplit, Hierarchy, component_credits, direct_credits
-from provisio_calc.earning import Bounds, band_bounds, earn
+from provisio_calc.earning import Bounds, band_bounds, ceiling, earn
 from provisio_calc.inputs import Activity, Deal, FxRate, Payee, Quota, Split
 from provisio_calc.measures import CompiledMeasure
 from provisio_calc.numbers import HUNDRED, ZERO, divide
 from provisio_calc.periods import local_day, period_of
-from provisio_calc.plan import Component, Plan
+from provisio_calc.plan import Component, DateRange, Plan
 from provisio_calc.result import CalcException, Entry
 
 # (payee, component index, period); contests use period "" (their value spans the window).
 Key = tuple[str, int, str]
-# Per key: [value, credited count] this deal or activity adds.
-Contribution = dict[Key, list[Decimal]]
+# Per key: (value, credited count) this deal or activity adds.
+Contribution = dict[Key, tuple[Decimal, Decimal]]
+
+# A component's row of a deal's contribution: its window, measure and measure slot, and
+# per credited payee (key, share, share == 1).
+_CreditedRow = tuple[DateRange | None, CompiledMeasure, int, tuple[tuple[Key, Decimal, bool], ...]]
 
 
 class Aggregate:
@@ -91,6 +95,7 @@ class Setup:
         self._gaps = len(self.spans) > 1
         self._bounds: dict[tuple[int, Decimal | None], Bounds] = {}
         self._shares: dict[tuple[int, str, tuple[Split, ...]], dict[str, Decimal]] = {}
+        self._rows: dict[tuple[str, str, tuple[Split, ...]], list[_CreditedRow]] = {}
         # Components with the same measure share one computation per deal.
         measure_ids: dict[tuple[Any, ...], int] = {}
         self._measure_slot: list[int] = []
@@ -110,6 +115,7 @@ class Setup:
             for ci in range(len(self.components))
         ]
         self.linear = [linear_coefficient(comp) for comp in self.components]
+        self.ceilings = [ceiling(comp) for comp in self.components]
 
     # ---------------------------------------------------------------- deals
 
@@ -169,17 +175,18 @@ class Setup:
                 deal_key,
                 f"no {deal.currency}->{self.plan.currency} rate on or before {day}",
             )
-        try:
-            direct = direct_credits(deal)
-        except BadSplit as exc:
-            return CalcException("bad_split", deal.owner, deal_key, str(exc))
         period = self._periods.get(day)
         if period is None:
             period = self._periods[day] = period_of(day, self.plan.period)
+        rows = self._rows.get((period, deal.owner, deal.splits))
+        if rows is None:
+            try:
+                rows = self._credited_rows(period, deal)
+            except BadSplit as exc:
+                return CalcException("bad_split", deal.owner, deal_key, str(exc))
         out: Contribution = {}
-        shares_by_group: dict[int, dict[str, Decimal]] = {}
         values: dict[int, Decimal | None] = {}
-        for ci, window, measure, slot, group, is_contest in self._plan_rows:
+        for window, measure, slot, credited in rows:
             if window is not None and not window.from_ <= day <= window.to:
                 continue
             if slot in values:
@@ -188,28 +195,33 @@ class Setup:
                 value = values[slot] = measure.deal_value(deal, rate)
             if value is None:
                 continue
-            shares = shares_by_group.get(group)
-            if shares is None:
-                # Crediting depends only on owner, splits and the group: cache it.
-                cache_key = (group, deal.owner, deal.splits)
-                shares = self._shares.get(cache_key)
-                if shares is None:
-                    comp = self.components[ci]
-                    shares = component_credits(
-                        direct,
-                        deal.owner,
-                        bool(deal.splits),
-                        comp.credit,
-                        self.hierarchy,
-                        comp.applies_to,
-                    )
-                    self._shares[cache_key] = shares
-                shares_by_group[group] = shares
-            key_period = "" if is_contest else period
-            for payee, share in shares.items():
+            for key, share, whole in credited:
                 # One payee appears once per component, so keys never collide here.
-                out[(payee, ci, key_period)] = [value * share if share != 1 else value, share]
+                out[key] = (value if whole else value * share, share)
         return out
+
+    def _credited_rows(self, period: str, deal: Deal) -> list[_CreditedRow]:
+        """Per component: its window, measure and slot, and the keys and shares a deal of
+        `period` with this owner and splits credits. Crediting depends on nothing else, so
+        the rows are kept in `_rows` by (period, owner, splits). Raises BadSplit for bad
+        splits (never kept)."""
+        direct = direct_credits(deal)
+        rows = []
+        for ci, window, measure, slot, group, is_contest in self._plan_rows:
+            # Kept by (group, owner, splits) across periods: equal splits written
+            # differently (0.5, 0.50) share the first one's shares.
+            shares_key = (group, deal.owner, deal.splits)
+            shares = self._shares.get(shares_key)
+            if shares is None:
+                comp = self.components[ci]
+                shares = self._shares[shares_key] = component_credits(
+                    direct, deal.owner, bool(deal.splits), comp.credit, self.hierarchy, comp.applies_to
+                )
+            key_period = "" if is_contest else period
+            credited = tuple(((payee, ci, key_period), share, share == 1) for payee, share in shares.items())
+            rows.append((window, measure, slot, credited))
+        self._rows[(period, deal.owner, deal.splits)] = rows
+        return rows
 
     # ---------------------------------------------------------------- activities
 
@@ -236,10 +248,9 @@ class Setup:
                 key = (payee, ci, key_period)
                 known = out.get(key)
                 if known is None:
-                    out[key] = [value * share, share]
+                    out[key] = (value * share, share)
                 else:
-                    known[0] += value * share
-                    known[1] += share
+                    out[key] = (known[0] + value * share, known[1] + share)
         return out
 
     # ---------------------------------------------------------------- earning

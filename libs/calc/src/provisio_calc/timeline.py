@@ -33,7 +33,11 @@ def collect_revisions(deals: Iterable[Deal], tz: str, as_of: date | None) -> dic
         changed = deal.changed_at
         if as_of is not None and changed is not None and local_day(changed, tz) > as_of:
             continue
-        revisions = by_deal.setdefault(deal.key, {})
+        key = deal.key
+        revisions = by_deal.get(key)
+        if revisions is None:
+            by_deal[key] = {deal.revision: deal}
+            continue
         known = revisions.get(deal.revision)
         if known is None:
             revisions[deal.revision] = deal
