@@ -283,7 +283,7 @@ class Sizes:
     deals: int = 1500
     latency_events: int = 400
     payees: int = 1000
-    scale_events: int = 1000
+    scale_events: int = 2000
     history: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     history_samples: tuple[int, ...] = (20, 10, 3)
 
