@@ -261,6 +261,18 @@ def pipeline() -> gd.Dashboard:
             ),
         )
     )
+    d = d.with_panel(
+        timeseries(
+            "Partitions held, by replica",
+            "Partitions of each topic each process's consumer holds, set at every rebalance: how a "
+            "consumer group's replicas share the work (at most one replica per partition does any).",
+            "short",
+            query(
+                "sum by (consumer, topic, instance) (provisio_consumer_assigned_partitions)",
+                "{{consumer}} ← {{topic}} {{instance}}",
+            ),
+        )
+    )
     d = d.with_row(gd.Row("Outboxes"))
     d = d.with_panel(
         timeseries(

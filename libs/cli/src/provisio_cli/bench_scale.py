@@ -3,11 +3,12 @@ its consumer group, on the benchmark's stack.
 
 For each replica count: calc-engine is stopped (by pid) and a stream of deal events is
 accepted by deal-ingest, so it waits on `deals.v1`; then every replica is started at
-once. The rate is counted only once the group has formed: `deals.v1` offsets
+once. The rate is counted only once the group has formed and settled: `deals.v1` offsets
 calc-engine's group committed between the moment every replica holds some of the
-partitions (each reports its partitions' lag on /metrics, and together they hold each
-partition once) and the moment the group reached the end of every partition, divided by
-that time. Counting from the start would count a replica's start-up (about 10 s here) and
+partitions (each shows `provisio_consumer_assigned_partitions` on /metrics, and together
+they hold them all) and has finished a fetch of them since (its lag series name as many
+partitions as it holds), and the moment the group reached the end of every partition,
+divided by that time. Counting from the start would count a replica's start-up (about 10 s here) and
 the group's rebalances as it forms, which undo whatever batch a member had in hand: the
 same run measured 70 and 173 deals/s with two replicas depending on when they fell.
 """
@@ -38,33 +39,40 @@ async def _committed(bench: Bench) -> tuple[int, int]:
     return done, end
 
 
-async def _held(urls: Sequence[str]) -> list[set[int]]:
-    """The `deals.v1` partitions each replica holds, as its consumer-lag series say (a
-    replica drops the series of a partition it no longer holds)."""
+async def _held(urls: Sequence[str]) -> list[tuple[int, int]]:
+    """Per replica: how many `deals.v1` partitions it holds (set at every rebalance), and
+    of how many it reports the lag (set after each fetch it finished; a replica drops the
+    series of a partition it no longer holds)."""
     held = []
     async with httpx.AsyncClient(timeout=5) as client:
         for url in urls:
-            text = (await client.get(f"{url}/metrics")).text
-            partitions = {
-                int(sample.labels["partition"])
-                for family in text_string_to_metric_families(text)
-                if family.name == "provisio_consumer_lag_messages"
-                for sample in family.samples
-                if sample.labels.get("topic") == TOPIC
+            families = list(text_string_to_metric_families((await client.get(f"{url}/metrics")).text))
+            assigned = sum(
+                int(s.value)
+                for f in families
+                if f.name == "provisio_consumer_assigned_partitions"
+                for s in f.samples
+                if s.labels.get("topic") == TOPIC
+            )
+            lagging = {
+                s.labels["partition"]
+                for f in families
+                if f.name == "provisio_consumer_lag_messages"
+                for s in f.samples
+                if s.labels.get("topic") == TOPIC
             }
-            held.append(partitions)
+            held.append((assigned, len(lagging)))
     return held
 
 
 async def _formed(bench: Bench, urls: Sequence[str], timeout_s: float = 120) -> None:
-    """Wait until the group has formed: every replica holds some partitions of `deals.v1`,
-    and together they hold each one exactly once."""
+    """Wait until the group has formed and settled: every replica holds some partitions
+    of `deals.v1`, together all of them, and each has finished a fetch of its own since."""
     partitions = len([key for key in (await bench.broker.lag()).get(GROUP, {}) if key[0] == TOPIC])
     deadline = time.monotonic() + timeout_s
     while True:
         held = await _held(urls)
-        together = [p for h in held for p in h]
-        if all(held) and len(together) == len(set(together)) == partitions:
+        if all(a and a == seen for a, seen in held) and sum(a for a, _ in held) == partitions:
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"calc-engine's group never formed: {held}")

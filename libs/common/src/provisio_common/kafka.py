@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+from collections import Counter
+from collections.abc import Iterable
 
 import aiokafka.client
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.metadata import MetadataRequest
 
+from provisio_common import metrics
 from provisio_common.settings import ProvisioSettings
 
 # Our clients never create a topic by asking for its metadata (the Java clients'
@@ -47,17 +50,27 @@ def make_producer(settings: ProvisioSettings) -> AIOKafkaProducer:
 
 
 class Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Counts the times a consumer's partitions were taken away (a rebalance, a rejoin)."""
+    """Counts the times a consumer's partitions were taken away (a rebalance, a rejoin),
+    and shows how many of each topic it holds (`provisio_consumer_assigned_partitions`,
+    when given the `service` and `consumer` to label it with)."""
 
-    def __init__(self) -> None:
+    def __init__(self, service: str = "", consumer: str = "") -> None:
         self.revoked = 0
+        self.labels = (service, consumer) if service else None
+        self._topics: set[str] = set()
 
     async def on_partitions_revoked(self, revoked: object) -> None:
         """Called by aiokafka before a rebalance takes partitions away."""
         self.revoked += 1
 
-    async def on_partitions_assigned(self, assigned: object) -> None:
-        """Called by aiokafka after a rebalance; nothing to do."""
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        """Called by aiokafka after a rebalance with the whole new assignment."""
+        if self.labels is None:
+            return
+        held = Counter(tp.topic for tp in assigned)
+        self._topics |= set(held)
+        for topic in self._topics:
+            metrics.CONSUMER_PARTITIONS.labels(*self.labels, topic).set(held[topic])
 
 
 def make_consumer(

@@ -28,6 +28,11 @@ CONSUMER_LAG = Gauge(
     "High watermark minus position, per consumed partition",
     ["service", "consumer", "topic", "partition"],
 )
+CONSUMER_PARTITIONS = Gauge(
+    "provisio_consumer_assigned_partitions",
+    "Partitions of each topic this process's consumer holds (set at every rebalance)",
+    ["service", "consumer", "topic"],
+)
 DLQ_MESSAGES = Counter(
     "provisio_dlq_messages_total",
     "Messages sent to a dead-letter topic",

@@ -144,7 +144,7 @@ class ServiceRuntime:
         )
         self._tasks.append(asyncio.create_task(self.relay.run(self._stop)))
         for spec in self.consumers:
-            rebalances = Rebalances()
+            rebalances = Rebalances(s.service_name, spec.name)
             kafka_consumer = make_consumer(s, spec.name, spec.topics, rebalances)
             await kafka_consumer.start()
             self._kafka_consumers.append(kafka_consumer)

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from provisio_common.db import create_engine, session_factory
@@ -33,6 +34,7 @@ counters = sa.Table(
     sa.Column("total", sa.Integer, nullable=False),
 )
 TOPIC = DEALS.name
+PARTITIONS = DEALS.partitions
 
 
 class Count(Schema):
@@ -193,10 +195,10 @@ async def total(engine: AsyncEngine) -> int:
 
 
 def inbox_consumer(
-    engine: AsyncEngine, settings: ProvisioSettings, producer: AIOKafkaProducer
+    engine: AsyncEngine, settings: ProvisioSettings, producer: AIOKafkaProducer, member: str = "test"
 ) -> InboxConsumer:
     sessions = session_factory(engine)
-    rebalances = Rebalances()
+    rebalances = Rebalances(member, "test-group")
     return InboxConsumer(
         service="test",
         name="test-group",
@@ -209,6 +211,11 @@ def inbox_consumer(
         retry_backoff_s=0.01,
         routes=ROUTES,
     )
+
+
+def held_partitions(member: str) -> float | None:
+    labels = {"service": member, "consumer": "test-group", "topic": TOPIC}
+    return REGISTRY.get_sample_value("provisio_consumer_assigned_partitions", labels)
 
 
 async def consume_until(consumer: InboxConsumer, expected: int) -> int:
@@ -437,8 +444,8 @@ async def test_offsets_fetched_before_a_rebalance_are_not_committed_after_it(
 async def test_a_rebalance_is_seen_by_the_consumer(
     engine: AsyncEngine, producer: AIOKafkaProducer, base_settings: ProvisioSettings
 ) -> None:
-    first = inbox_consumer(engine, base_settings, producer)
-    second = inbox_consumer(engine, base_settings, producer)
+    first = inbox_consumer(engine, base_settings, producer, "first")
+    second = inbox_consumer(engine, base_settings, producer, "second")
     await first.consumer.start()
     try:
         loop = asyncio.get_running_loop()
@@ -453,6 +460,12 @@ async def test_a_rebalance_is_seen_by_the_consumer(
                 await asyncio.gather(first.poll_once(timeout_ms=200), second.poll_once(timeout_ms=200))
             assert second.consumer.assignment()
             assert first.rebalances.revoked > before
+            # Each shows what it holds: together, every partition of the topic once.
+            while len(first.consumer.assignment()) + len(second.consumer.assignment()) != PARTITIONS:
+                await asyncio.gather(first.poll_once(timeout_ms=200), second.poll_once(timeout_ms=200))
+            held = [held_partitions(member) for member in ("first", "second")]
+            assert held == [len(first.consumer.assignment()), len(second.consumer.assignment())]
+            assert all(held) and sum(h or 0 for h in held) == PARTITIONS
         finally:
             await second.consumer.stop()
     finally:
