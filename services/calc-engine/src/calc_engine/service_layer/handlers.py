@@ -185,9 +185,8 @@ async def on_activity(uow: CalcUoW, record: ActivityRecord) -> None:
         raise PoisonMessage(f"activity {record.source}:{record.external_id}: {exc}") from exc
     if not await uow.repos.activities.add(f"{record.source}:{record.external_id}", document):
         return
-    payees = (await uow.repos.reference.load(uow.repos)).payee_documents
-    index = await crm_references(uow)
-    if index.get(record.owner, record.owner) in payees:
+    reference = await uow.repos.reference.load(uow.repos)  # current within this unit of work
+    if reference.index.get(record.owner, record.owner) in reference.payee_documents:
         pending(uow).activity_days.add(str(document["occurred_at"]))
     else:
         pending(uow).everything = True
